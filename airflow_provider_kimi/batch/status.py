@@ -1,0 +1,42 @@
+"""The lifecycle of a Kimi batch, and which of its statuses end the wait."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class BatchStatus(str, Enum):
+    """A batch's ``status`` as Kimi reports it.
+
+    ``cancelling`` is not terminal: results may still be written until ``cancelled``.
+    """
+
+    VALIDATING = "validating"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the batch can change no more."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_success(self) -> bool:
+        """True only for ``completed`` (which may still hold failed lines)."""
+        return self is BatchStatus.COMPLETED
+
+    @property
+    def can_cancel(self) -> bool:
+        """True where Kimi accepts a cancel request."""
+        return self in CANCELLABLE_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED}
+)
+CANCELLABLE_STATUSES = frozenset({BatchStatus.VALIDATING, BatchStatus.IN_PROGRESS, BatchStatus.FINALIZING})

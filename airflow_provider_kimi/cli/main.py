@@ -1,0 +1,39 @@
+"""Entry point of the ``kimi-batch`` console script.
+
+Each subcommand lives in its own module of this package and exposes ``register(subparsers)``,
+which adds its parser and sets ``handler`` (a function of the parsed arguments returning the
+exit code). Modules are imported only when the command line is built, so ``kimi-batch --help``
+stays fast and Airflow is never imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+SUBCOMMAND_MODULES: tuple[str, ...] = ("airflow_provider_kimi.cli.emulator",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="kimi-batch",
+        description="Tools for Moonshot's Kimi Batch API: a local API server, input checks, results.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; return its exit code."""
+    args = build_parser().parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
