@@ -1,0 +1,81 @@
+"""Token prices and the cost arithmetic behind a batch's estimated bill.
+
+Prices move and differ per model and account, so every number here is a default the caller
+can replace. Arithmetic runs in ``Decimal`` so that sums of small per-token prices come out as
+the round figures a person would compute by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+TOKENS_PER_PRICE_UNIT = 1_000_000
+"""Prices are quoted in US dollars per million tokens."""
+
+
+def _dec(value: float) -> Decimal:
+    """The decimal a person wrote, not the binary float's full expansion (0.6, not 0.59999...)."""
+    return Decimal(repr(value))
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per million tokens.
+
+    ``input_cache_hit`` applies to the prompt tokens the server served from its context cache
+    (reported as cached tokens); the rest of the prompt is billed at ``input_cache_miss``.
+    """
+
+    input_cache_miss: float
+    input_cache_hit: float
+    output: float
+
+    def __post_init__(self) -> None:
+        for name in ("input_cache_miss", "input_cache_hit", "output"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"price {name} must not be negative")
+
+    def discounted(self, fraction: float) -> Prices:
+        """These prices less ``fraction`` (0.4 means 40% off)."""
+        if not 0 <= fraction <= 1:
+            raise ValueError(f"discount must be between 0 and 1, got {fraction}")
+        keep = 1 - _dec(fraction)
+        return Prices(
+            input_cache_miss=float(_dec(self.input_cache_miss) * keep),
+            input_cache_hit=float(_dec(self.input_cache_hit) * keep),
+            output=float(_dec(self.output) * keep),
+        )
+
+
+KIMI_K2_5_LIST_PRICES = Prices(input_cache_miss=0.60, input_cache_hit=0.10, output=3.00)
+"""kimi-k2.5's real-time list price."""
+
+BATCH_DISCOUNT = 0.40
+"""The share of the list price that the Batch API takes off."""
+
+KIMI_K2_5_BATCH_PRICES = KIMI_K2_5_LIST_PRICES.discounted(BATCH_DISCOUNT)
+"""kimi-k2.5 through the Batch API: the list price less ``BATCH_DISCOUNT``."""
+
+
+def estimate_cost(prompt_tokens: int, cached_tokens: int, completion_tokens: int, prices: Prices) -> float:
+    """The cost in US dollars of the given token counts at ``prices``.
+
+    ``cached_tokens`` is the part of ``prompt_tokens`` served from cache (it is included in
+    ``prompt_tokens``, as the API reports it), and is clamped to it.
+    """
+    return float(cost_decimal(prompt_tokens, cached_tokens, completion_tokens, prices))
+
+
+def cost_decimal(prompt_tokens: int, cached_tokens: int, completion_tokens: int, prices: Prices) -> Decimal:
+    """``estimate_cost`` as an exact ``Decimal``, for sums and differences without float noise."""
+    if min(prompt_tokens, cached_tokens, completion_tokens) < 0:
+        raise ValueError("token counts must not be negative")
+    hit = min(cached_tokens, prompt_tokens)
+    miss = prompt_tokens - hit
+    total = (
+        miss * _dec(prices.input_cache_miss)
+        + hit * _dec(prices.input_cache_hit)
+        + completion_tokens * _dec(prices.output)
+    )
+    return total / TOKENS_PER_PRICE_UNIT
