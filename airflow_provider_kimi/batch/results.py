@@ -1,0 +1,336 @@
+"""Read a batch's output and error files one line at a time, as one stream of results.
+
+The guide's ``client.files.content(...).text`` holds a whole output file in memory and never
+looks at the error file. Here every line of both files becomes a ``BatchResult`` with its
+outcome, so each request is accounted for, and nothing larger than one line is held at once.
+
+A line's outcome is read from the line itself (its ``response.status_code`` or its top-level
+``error.code``), not from the file it came from, so the order and naming of the files given
+does not matter and the results of several batches can be read in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from typing import IO, Any, Protocol, TypeAlias
+
+import orjson
+
+
+class SupportsOpenBinary(Protocol):
+    """Anything with ``open("rb")``: ``pathlib.Path``, Airflow's ``ObjectStoragePath``, fsspec paths."""
+
+    def open(self, mode: str, /) -> IO[Any]: ...
+
+
+FileSource: TypeAlias = "str | os.PathLike[str] | SupportsOpenBinary"
+"""A local path, or an object that opens itself for binary reading (remote storage included)."""
+
+
+class ResultsFileError(ValueError):
+    """A file that cannot be read, or a line that is not a result line; names file and line."""
+
+    def __init__(self, file: str, line: int | None, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.reason = reason
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {reason}")
+
+
+class ResultStatus(str, Enum):
+    """What became of one request of a batch."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    """The request ran and the model endpoint answered with an HTTP error."""
+    EXPIRED = "expired"
+    """Never run: the batch's completion window closed first (``batch_expired``)."""
+    CANCELLED = "cancelled"
+    """Never run: the batch was cancelled first (``batch_cancelled``)."""
+    TIMEOUT = "timeout"
+    """Never answered: the request timed out inside the batch (``request_timeout``)."""
+
+
+NOT_RUN_CODES: dict[str, ResultStatus] = {
+    "batch_expired": ResultStatus.EXPIRED,
+    "batch_cancelled": ResultStatus.CANCELLED,
+    "request_timeout": ResultStatus.TIMEOUT,
+}
+"""Top-level ``error.code`` values of lines that carry no response, and the outcome each means."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One line of an output or error file, flattened.
+
+    Token counts are 0 where the line reports no usage. ``cached_tokens`` is part of
+    ``prompt_tokens``. ``source`` and ``line_number`` say where the line was read, so a
+    duplicate or an odd answer can be found again.
+    """
+
+    custom_id: str
+    status: ResultStatus
+    status_code: int | None = None
+    answer: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    request_id: str | None = None
+    source: str = ""
+    line_number: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the request ran and was answered."""
+        return self.status is ResultStatus.SUCCEEDED
+
+    @property
+    def error_summary(self) -> str | None:
+        """A one-line description of what went wrong, used to group failures; None on success."""
+        if self.succeeded:
+            return None
+        head = f"HTTP {self.status_code}" if self.status_code is not None else None
+        kind = self.error_code or self.error_type
+        label = " ".join(part for part in (head, kind) if part) or self.status.value
+        message = _one_line(self.error_message or "")
+        return f"{label}: {message}" if message else label
+
+
+def source_name(source: FileSource) -> str:
+    """How a file is named in messages: its path or URL."""
+    if isinstance(source, str):
+        return source
+    if isinstance(source, os.PathLike):
+        return os.fspath(source)
+    return str(source)
+
+
+@contextmanager
+def open_binary(source: FileSource) -> Iterator[IO[bytes]]:
+    """Open a local path or a storage object for binary reading; a failure names the file."""
+    name = source_name(source)
+    try:
+        handle: IO[bytes] = (
+            open(source, "rb")  # noqa: SIM115 (closed below, after the caller is done)
+            if isinstance(source, str | os.PathLike)
+            else source.open("rb")
+        )
+    except OSError as exc:
+        raise ResultsFileError(name, None, f"cannot read: {exc}") from exc
+    with handle:
+        yield handle
+
+
+def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file, streaming.
+
+    Line numbers count from 1 and include blank lines, so they match an editor's.
+    """
+    name = source_name(source)
+    with open_binary(source) as handle:
+        line_number = 0
+        try:
+            for raw in handle:
+                line_number += 1
+                if not raw.strip():
+                    continue
+                try:
+                    value = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise ResultsFileError(name, line_number, f"not valid JSON: {exc}") from exc
+                if not isinstance(value, dict):
+                    raise ResultsFileError(
+                        name, line_number, f"expected a JSON object, got {type(value).__name__}"
+                    )
+                yield line_number, value
+        except OSError as exc:
+            raise ResultsFileError(name, line_number + 1, f"cannot read: {exc}") from exc
+
+
+def iter_results(output: FileSource | None, error: FileSource | None = None) -> Iterator[BatchResult]:
+    """Every result of a batch: the output file's lines, then the error file's.
+
+    Either file may be ``None``: a batch where every request failed has no output file, and
+    one where none failed may have no error file.
+    """
+    return iter_result_files((output, error))
+
+
+def iter_result_files(files: Iterable[FileSource | None]) -> Iterator[BatchResult]:
+    """Every result line of ``files`` in order, skipping ``None`` entries."""
+    for source in files:
+        if source is None:
+            continue
+        name = source_name(source)
+        for line_number, line in iter_json_lines(source):
+            yield parse_result_line(line, source=name, line_number=line_number)
+
+
+def parse_result_line(line: dict[str, Any], source: str = "", line_number: int = 0) -> BatchResult:
+    """Turn one decoded output or error line into a ``BatchResult``.
+
+    Raises ``ResultsFileError`` when the line lacks what decides its outcome: a string
+    ``custom_id``, and either a ``response`` with an integer ``status_code`` or an ``error``.
+    Optional parts (answer, usage) are read leniently: absent means ``None`` or 0.
+    """
+
+    def bad(reason: str) -> ResultsFileError:
+        return ResultsFileError(source or "<line>", line_number or None, reason)
+
+    custom_id = line.get("custom_id")
+    if not isinstance(custom_id, str) or not custom_id:
+        raise bad("missing or non-string custom_id")
+    response = line.get("response")
+    error = line.get("error")
+
+    if response is None:
+        if not isinstance(error, dict):
+            raise bad(f"{custom_id}: neither a response nor an error object")
+        code = _opt_str(error.get("code"))
+        return BatchResult(
+            custom_id=custom_id,
+            status=NOT_RUN_CODES.get(code or "", ResultStatus.FAILED),
+            error_code=code,
+            error_message=_opt_str(error.get("message")),
+            source=source,
+            line_number=line_number,
+        )
+
+    if not isinstance(response, dict):
+        raise bad(f"{custom_id}: response is not an object")
+    status_code = response.get("status_code")
+    if not isinstance(status_code, int) or isinstance(status_code, bool):
+        raise bad(f"{custom_id}: response.status_code is not an integer")
+    body = response.get("body")
+    try:
+        prompt, completion, total, cached = _usage(body)
+    except ValueError as exc:
+        raise bad(f"{custom_id}: {exc}") from None
+
+    answer = finish_reason = error_type = error_code = message = None
+    if 200 <= status_code < 300:
+        status = ResultStatus.SUCCEEDED
+        answer, finish_reason = _first_choice(body)
+    else:
+        status = ResultStatus.FAILED
+        body_error = body.get("error") if isinstance(body, dict) else None
+        detail = body_error if isinstance(body_error, dict) else error if isinstance(error, dict) else {}
+        error_type = _opt_str(detail.get("type"))
+        error_code = _opt_str(detail.get("code"))
+        message = _opt_str(detail.get("message"))
+        if message is None and isinstance(body, str) and body:
+            message = body
+    return BatchResult(
+        custom_id=custom_id,
+        status=status,
+        status_code=status_code,
+        answer=answer,
+        finish_reason=finish_reason,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=total,
+        cached_tokens=cached,
+        error_type=error_type,
+        error_code=error_code,
+        error_message=message,
+        request_id=_opt_str(response.get("request_id")) or None,
+        source=source,
+        line_number=line_number,
+    )
+
+
+def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60) -> str:
+    """A plain-text table of results for logs: custom_id, status, tokens, answer or error.
+
+    Reads at most ``limit`` results from ``results`` (all when ``None``).
+    """
+    rows: list[tuple[str, str, str, str]] = []
+    for index, result in enumerate(results):
+        if limit is not None and index >= limit:
+            break
+        tokens = f"{result.prompt_tokens}+{result.completion_tokens}" if result.total_tokens else "-"
+        text = result.answer if result.succeeded else result.error_summary
+        rows.append(
+            (
+                _truncate(result.custom_id, 32),
+                result.status.value,
+                tokens,
+                _truncate(_one_line(text or ""), answer_width),
+            )
+        )
+    header = ("custom_id", "status", "tokens", "answer / error")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    lines = [
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _first_choice(body: Any) -> tuple[str | None, str | None]:
+    """The first choice's answer text and finish reason; content given as parts is joined."""
+    if not isinstance(body, dict):
+        return None, None
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None, None
+    choice = choices[0]
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        content = "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        )
+    return (content if isinstance(content, str) else None), _opt_str(choice.get("finish_reason"))
+
+
+def _usage(body: Any) -> tuple[int, int, int, int]:
+    """``(prompt, completion, total, cached)`` from ``body.usage``; 0 where not reported.
+
+    Cached tokens are read from ``prompt_tokens_details.cached_tokens`` or ``cached_tokens``,
+    whichever the server sends. A count of the wrong type raises ``ValueError``: it would
+    silently skew the cost otherwise.
+    """
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return 0, 0, 0, 0
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if cached is None:
+        cached = usage.get("cached_tokens")
+    prompt = _count(usage.get("prompt_tokens"), "prompt_tokens")
+    completion = _count(usage.get("completion_tokens"), "completion_tokens")
+    total = _count(usage.get("total_tokens"), "total_tokens") or prompt + completion
+    return prompt, completion, total, _count(cached, "cached_tokens")
+
+
+def _count(value: Any, name: str) -> int:
+    if value is None:
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"usage {name} is not a non-negative integer: {value!r}")
+    return value
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
