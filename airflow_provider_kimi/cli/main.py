@@ -13,7 +13,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("airflow_provider_kimi.cli.emulator",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "airflow_provider_kimi.cli.emulator",
+    "airflow_provider_kimi.cli.validate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
