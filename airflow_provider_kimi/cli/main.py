@@ -16,6 +16,8 @@ from collections.abc import Sequence
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "airflow_provider_kimi.cli.emulator",
     "airflow_provider_kimi.cli.validate",
+    "airflow_provider_kimi.cli.split",
+    "airflow_provider_kimi.cli.results",
 )
 
 

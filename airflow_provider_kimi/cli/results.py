@@ -1,0 +1,157 @@
+"""``kimi-batch results OUTPUT [ERROR] [--input INPUT]``: account for every request of a batch.
+
+Reads the output and error files in one streaming pass, prints the first results as a table
+and a summary (or, with ``--json``, the summary as one JSON object).
+
+Exit codes: 0 read and summarised (failed requests do not change it, unless a limit is given),
+1 a ``--max-failed-ratio`` / ``--max-failed-count`` limit is exceeded, 2 usage error or an
+unreadable or malformed file (``FILE:LINE: message`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from airflow_provider_kimi.batch.policy import check_failures
+from airflow_provider_kimi.batch.pricing import BATCH_DISCOUNT, KIMI_K2_5_LIST_PRICES, Prices
+from airflow_provider_kimi.batch.results import (
+    BatchResult,
+    ResultsFileError,
+    format_table,
+    iter_result_files,
+)
+from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
+
+EXIT_OK = 0
+EXIT_TOO_MANY_FAILURES = 1
+EXIT_USAGE = 2
+DEFAULT_SHOW = 20
+
+_LIST = KIMI_K2_5_LIST_PRICES
+_DEFAULT_LIST_PRICES = f"{_LIST.input_cache_miss},{_LIST.input_cache_hit},{_LIST.output}"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``results`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "results",
+        help="summarise a batch's output and error files: outcomes, missing requests, tokens, cost",
+        description=(
+            "Read a batch's output and error files (in any order: each line says its own outcome), "
+            "print the first results and a summary: counts per outcome, requests of the input with "
+            "no result, tokens, and the estimated cost at batch prices beside real-time prices."
+        ),
+    )
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE", help="the output file and/or the error file (.jsonl)"
+    )
+    parser.add_argument(
+        "--input",
+        dest="inputs",
+        action="append",
+        default=[],
+        metavar="INPUT",
+        help="the batch's input file, to find requests with no result; may repeat",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument(
+        "--show",
+        type=int,
+        default=DEFAULT_SHOW,
+        metavar="N",
+        help=f"list the first N results as a table (default {DEFAULT_SHOW}; 0 for none)",
+    )
+    parser.add_argument(
+        "--max-failed-ratio",
+        type=float,
+        metavar="R",
+        help="exit 1 when more than this share (0 to 1) of requests did not succeed",
+    )
+    parser.add_argument(
+        "--max-failed-count",
+        type=int,
+        metavar="N",
+        help="exit 1 when more than N requests did not succeed",
+    )
+    parser.add_argument(
+        "--list-prices",
+        default=_DEFAULT_LIST_PRICES,
+        metavar="MISS,HIT,OUTPUT",
+        help=(
+            "real-time USD per 1M tokens: input cache miss, input cache hit, output "
+            f"(default kimi-k2.5: {_DEFAULT_LIST_PRICES})"
+        ),
+    )
+    parser.add_argument(
+        "--batch-discount",
+        type=float,
+        default=BATCH_DISCOUNT,
+        metavar="D",
+        help=f"share taken off the list prices for batch work (default {BATCH_DISCOUNT})",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the files, print the table and summary; return the exit code."""
+    try:
+        list_prices = _parse_prices(args.list_prices)
+        batch_prices = list_prices.discounted(args.batch_discount)
+        if args.show < 0:
+            raise ValueError("--show must be >= 0")
+        if args.max_failed_ratio is not None and not 0 <= args.max_failed_ratio <= 1:
+            raise ValueError("--max-failed-ratio must be between 0 and 1")
+        if args.max_failed_count is not None and args.max_failed_count < 0:
+            raise ValueError("--max-failed-count must be >= 0")
+    except ValueError as exc:
+        print(f"kimi-batch results: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    builder = SummaryBuilder(prices=batch_prices, realtime_prices=list_prices)
+    shown: list[BatchResult] = []
+    try:
+        for result in iter_result_files(args.files):
+            builder.add(result)
+            if len(shown) < args.show:
+                shown.append(result)
+        summary = builder.build(_input_ids(args.inputs) if args.inputs else None)
+    except ResultsFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary.to_dict()).decode() + "\n")
+    else:
+        if shown:
+            print(format_table(shown, limit=None))
+            print()
+        print(summary.format())
+
+    if args.max_failed_ratio is None and args.max_failed_count is None:
+        return EXIT_OK
+    outcome = check_failures(summary, args.max_failed_ratio, args.max_failed_count)
+    if outcome.exceeded:
+        print(outcome.message, file=sys.stderr)
+        return EXIT_TOO_MANY_FAILURES
+    return EXIT_OK
+
+
+def _input_ids(paths: list[str]) -> Iterator[str]:
+    return itertools.chain.from_iterable(iter_input_custom_ids(path) for path in paths)
+
+
+def _parse_prices(text: str) -> Prices:
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}")
+    try:
+        miss, hit, output = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}") from None
+    return Prices(input_cache_miss=miss, input_cache_hit=hit, output=output)
