@@ -1,0 +1,184 @@
+"""Cut a batch input file of any size into numbered parts that each fit Kimi's limits.
+
+Lines are copied as bytes, never re-serialised, so a part is byte-for-byte a slice of the input
+and the parts concatenated give the input back. A line is never cut. ``custom_id`` must stay
+unique across all parts (results are joined on it), so the splitter reads each line's id and
+refuses a duplicate, naming both lines. It does not check the rest of a line: that is the
+validator's job (``validate_file`` on each part, or on the input first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, open_read, open_write
+from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES, MAX_LINES
+
+PART_SUFFIX = ".jsonl"
+_ID_PREFIX = b'{"custom_id":'
+_QUOTE = 0x22
+_SPACE = 0x20
+
+
+class SplitError(ValueError):
+    """The input cannot be split into valid parts; the message names file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPart:
+    """One written part: where it is, how much it holds, which ids open and close it."""
+
+    path: Any
+    lines: int
+    bytes: int
+    first_custom_id: str
+    last_custom_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "lines": self.lines,
+            "bytes": self.bytes,
+            "first_custom_id": self.first_custom_id,
+            "last_custom_id": self.last_custom_id,
+        }
+
+
+def part_name(stem: str, number: int) -> str:
+    """``NAME.part-0001.jsonl``: sorts in order and keeps the ``.jsonl`` Kimi requires."""
+    return f"{stem}.part-{number:04d}{PART_SUFFIX}"
+
+
+def split_file(
+    path: PathArg,
+    output_dir: PathArg,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_lines: int | None = MAX_LINES,
+    prefix: str | None = None,
+) -> list[SplitPart]:
+    """Write ``path`` as numbered parts of at most ``max_bytes`` bytes and ``max_lines`` lines.
+
+    ``output_dir`` is a local directory (created if missing) or an object-storage path that
+    supports ``/`` and ``.open("wb")``. Parts are named after ``prefix`` (default: the input's
+    name without ``.jsonl``). On error no part is left behind and :class:`SplitError` says why.
+    """
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+    if max_lines is not None and max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, got {max_lines}")
+    source = as_path(path)
+    target = _as_directory(output_dir)
+    stem = prefix if prefix is not None else _stem(source.name)
+    written: list[Any] = []
+    try:
+        return _split(source, target, stem, max_bytes, max_lines, written)
+    except BaseException:
+        for part_path in written:
+            _remove(part_path)
+        raise
+
+
+def _split(
+    source: Any, target: Any, stem: str, max_bytes: int, max_lines: int | None, written: list[Any]
+) -> list[SplitPart]:
+    file = display_name(source)
+    line_limit = max_lines if max_lines is not None else -1
+    seen: dict[bytes, int] = {}
+    parts: list[SplitPart] = []
+    out: IO[bytes] | None = None
+    part_lines = part_bytes = 0
+    first_id = last_id = b""
+    try:
+        with open_read(source) as handle:
+            for number, line in enumerate(handle, start=1):
+                size = len(line)
+                if size > max_bytes:
+                    raise SplitError(
+                        f"{file}:{number}: $: line is {size} bytes, over the part limit of {max_bytes} bytes"
+                    )
+                custom_id = _custom_id(line, file, number)
+                first = seen.setdefault(custom_id, number)
+                if first != number:
+                    shown = orjson.dumps(custom_id.decode("utf-8", "replace")).decode()
+                    raise SplitError(
+                        f"{file}:{number}: custom_id: duplicate {shown}, first used on line {first}"
+                    )
+                if out is not None and (part_bytes + size > max_bytes or part_lines == line_limit):
+                    out.close()
+                    out = None
+                    parts.append(_part(written[-1], part_lines, part_bytes, first_id, last_id))
+                if out is None:
+                    part_path = target / part_name(stem, len(parts) + 1)
+                    written.append(part_path)
+                    out = open_write(part_path)
+                    part_lines = part_bytes = 0
+                    first_id = custom_id
+                out.write(line)
+                part_lines += 1
+                part_bytes += size
+                last_id = custom_id
+        if out is not None:
+            out.close()
+            out = None
+            parts.append(_part(written[-1], part_lines, part_bytes, first_id, last_id))
+    finally:
+        if out is not None:
+            out.close()
+    if not parts:
+        raise SplitError(f"{file}:0: file: file is empty; nothing to split")
+    return parts
+
+
+def _custom_id(line: bytes, file: str, number: int) -> bytes:
+    """The line's ``custom_id`` as UTF-8 bytes, read without parsing the line when possible.
+
+    Lines written by this package (and most others) start with ``{"custom_id":"...``: the id is
+    then the bytes up to the next quote, provided they hold no escape. Anything else is parsed.
+    """
+    if line.startswith(_ID_PREFIX):
+        start = len(_ID_PREFIX)
+        while start < len(line) and line[start] == _SPACE:
+            start += 1
+        if start < len(line) and line[start] == _QUOTE:
+            end = line.find(b'"', start + 1)
+            if end > start + 1 and line.find(b"\\", start + 1, end) == -1:
+                return line[start + 1 : end]
+    try:
+        request = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        what = "blank line" if not line.strip() else f"invalid JSON: {error}"
+        raise SplitError(f"{file}:{number}: $: {what}") from None
+    custom_id = request.get("custom_id") if isinstance(request, dict) else None
+    if not isinstance(custom_id, str) or not custom_id:
+        raise SplitError(
+            f"{file}:{number}: custom_id: missing; every line needs a non-empty string custom_id"
+        )
+    return custom_id.encode()
+
+
+def _part(path: Any, lines: int, size: int, first_id: bytes, last_id: bytes) -> SplitPart:
+    return SplitPart(path, lines, size, first_id.decode(), last_id.decode())
+
+
+def _stem(name: str) -> str:
+    return name[: -len(PART_SUFFIX)] if name.endswith(PART_SUFFIX) else name
+
+
+def _as_directory(output_dir: PathArg) -> Any:
+    if isinstance(output_dir, str | os.PathLike) and not hasattr(output_dir, "open"):
+        output_dir = Path(os.fspath(output_dir))
+    if isinstance(output_dir, Path):
+        output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir
+
+
+def _remove(path: Any) -> None:
+    with contextlib.suppress(OSError, AttributeError, NotImplementedError):
+        path.unlink()
