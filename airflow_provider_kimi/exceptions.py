@@ -1,0 +1,28 @@
+"""Errors the provider raises, each saying what went wrong and where."""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+
+class KimiError(AirflowException):
+    """Base of every error this provider raises on purpose."""
+
+
+class KimiConnectionError(KimiError):
+    """The Airflow connection cannot build a client (no key, bad extra)."""
+
+
+class KimiWaitTimeout(KimiError):
+    """A wait ran out of time; the batch itself keeps running on Kimi's side."""
+
+
+class KimiTriggerEventError(KimiError):
+    """A deferred task resumed with an event it cannot trust."""
+
+
+class KimiBatchEndedError(AirflowFailException):
+    """The batch ended ``failed``, ``expired`` or ``cancelled``.
+
+    A retry of the same wait cannot change a finished batch, so the task fails without retrying.
+    """

@@ -1,0 +1,323 @@
+"""KimiBatchHook: the one place that talks to Kimi's Files and Batch API, through the openai SDK."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import openai
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, mask_secret
+from openai import AsyncOpenAI, OpenAI
+
+from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
+from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+    from openai.types import Batch, FileDeleted, FileObject
+
+INTERNATIONAL_BASE_URL = "https://api.moonshot.ai/v1"
+CHINA_BASE_URL = "https://api.moonshot.cn/v1"
+BATCH_ENDPOINT = "/v1/chat/completions"
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_RETRIES = 3
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+class ReadablePath(Protocol):
+    """What the hook needs of a source or destination: a local ``Path`` or an ``ObjectStoragePath``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def open(self, mode: Any = ..., *args: Any, **kwargs: Any) -> Any: ...
+
+
+FileSource = str | os.PathLike[str] | ReadablePath | bytes
+
+
+@dataclass(frozen=True)
+class KimiClientSettings:
+    """Everything needed to build a client; ``repr`` never shows the key."""
+
+    api_key: str = field(repr=False)
+    base_url: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+
+def resolve_client_settings(
+    conn_id: str,
+    *,
+    password: str | None,
+    host: str | None,
+    extra: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> KimiClientSettings:
+    """Merge a connection's fields with ``MOONSHOT_API_KEY`` / ``MOONSHOT_BASE_URL``.
+
+    The connection wins; the environment fills what it leaves empty, as the user guide's scripts
+    read it. A missing key is an error that names the connection, raised before any request.
+    """
+    api_key = (password or "").strip() or environ.get("MOONSHOT_API_KEY", "").strip()
+    if not api_key:
+        raise KimiConnectionError(
+            f"No Kimi API key: connection {conn_id!r} has no password and MOONSHOT_API_KEY is not set. "
+            "Put the key in the connection's password (API Key) field."
+        )
+    base_url = (host or "").strip() or environ.get("MOONSHOT_BASE_URL", "").strip() or INTERNATIONAL_BASE_URL
+    if "://" not in base_url:
+        base_url = f"https://{base_url}"
+    try:
+        timeout = float(extra.get("timeout", DEFAULT_TIMEOUT_SECONDS))
+        max_retries = int(extra.get("max_retries", DEFAULT_MAX_RETRIES))
+    except (TypeError, ValueError) as err:
+        raise KimiConnectionError(
+            f"Connection {conn_id!r}: extra 'timeout' must be a number of seconds and "
+            f"'max_retries' a whole number ({err})."
+        ) from err
+    if timeout <= 0 or max_retries < 0:
+        raise KimiConnectionError(f"Connection {conn_id!r}: extra 'timeout' must be > 0 and 'max_retries' >= 0.")
+    return KimiClientSettings(api_key=api_key, base_url=base_url.rstrip("/"), timeout=timeout, max_retries=max_retries)
+
+
+def _upload_tuple(source: FileSource, filename: str | None) -> tuple[str, Any]:
+    """Name the upload explicitly: a bare stream is sent as ``upload`` and Kimi wants ``*.jsonl``."""
+    if isinstance(source, bytes):
+        if not filename:
+            raise ValueError("Uploading bytes needs a filename, e.g. 'requests.jsonl'.")
+        return filename, source
+    path: ReadablePath = Path(source) if isinstance(source, (str, os.PathLike)) else source
+    return filename or path.name, path
+
+
+def _content_type(filename: str) -> str:
+    if filename.endswith(".jsonl"):
+        return "application/jsonl"
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+class KimiBatchHook(BaseHook):
+    """Talk to Kimi's Batch API with the openai SDK, configured from one Airflow connection.
+
+    The connection's password is the API key and its host the base URL (default the
+    international endpoint, ``https://api.moonshot.ai/v1``; China accounts use
+    ``https://api.moonshot.cn/v1``). Extras: ``timeout`` (seconds per request, default 60) and
+    ``max_retries`` (the SDK's retries of 408/409/429/5xx, honouring ``retry-after``, default 3).
+    Without a key in the connection, or without the default connection at all,
+    ``MOONSHOT_API_KEY`` and ``MOONSHOT_BASE_URL`` are read from the environment.
+
+    :param kimi_conn_id: The Airflow connection id, default ``kimi_default``.
+    """
+
+    conn_name_attr = "kimi_conn_id"
+    default_conn_name = "kimi_default"
+    conn_type = "kimi"
+    hook_name = "Kimi"
+
+    def __init__(self, kimi_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kimi_conn_id = kimi_conn_id
+
+    # -- connection -------------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Show only the fields that matter: the key and the base URL."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"password": "API Key", "host": "Base URL"},
+            "placeholders": {
+                "host": f"{INTERNATIONAL_BASE_URL} (China accounts: {CHINA_BASE_URL})",
+                "password": "sk-...",
+                "extra": '{"timeout": 60, "max_retries": 3}',
+            },
+        }
+
+    def _settings_from(self, conn: Connection | None) -> KimiClientSettings:
+        settings = resolve_client_settings(
+            self.kimi_conn_id,
+            password=conn.password if conn else None,
+            host=conn.host if conn else None,
+            extra=(conn.extra_dejson if conn else {}) or {},
+            environ=os.environ,
+        )
+        mask_secret(settings.api_key)
+        return settings
+
+    def _lookup_connection(self) -> Connection | None:
+        try:
+            return self.get_connection(self.kimi_conn_id)
+        except AirflowNotFoundException:
+            if self.kimi_conn_id != self.default_conn_name:
+                raise
+            return None
+
+    @cached_property
+    def settings(self) -> KimiClientSettings:
+        """The resolved client settings (looked up once per hook)."""
+        return self._settings_from(self._lookup_connection())
+
+    def get_conn(self) -> OpenAI:
+        """The synchronous client, for tasks."""
+        return self.client
+
+    @cached_property
+    def client(self) -> OpenAI:
+        """One synchronous client per hook, so its HTTP connections are reused."""
+        s = self.settings
+        return OpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+
+    async def aget_settings(self) -> KimiClientSettings:
+        """Resolve the settings without blocking the event loop (for triggers)."""
+        if "settings" not in self.__dict__:
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            try:
+                conn: Connection | None = await get_async_connection(self.kimi_conn_id, hook=self)
+            except AirflowNotFoundException:
+                if self.kimi_conn_id != self.default_conn_name:
+                    raise
+                conn = None
+            self.__dict__["settings"] = self._settings_from(conn)
+        return self.settings
+
+    async def get_async_conn(self) -> AsyncOpenAI:
+        """A new async client built from the same connection; close it when done."""
+        s = await self.aget_settings()
+        return AsyncOpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """List files: a free call that proves the key and the base URL."""
+        try:
+            self.client.files.list()
+        except Exception as err:
+            return False, f"{type(err).__name__}: {err}"
+        return True, f"Connected to {self.settings.base_url}."
+
+    # -- files ------------------------------------------------------------------------------
+
+    def upload_file(self, file: FileSource, *, purpose: str = "batch", filename: str | None = None) -> FileObject:
+        """Upload a local path, an ``ObjectStoragePath`` or bytes; return Kimi's file object.
+
+        The file is streamed from its storage, never read whole into memory first.
+        """
+        name, source = _upload_tuple(file, filename)
+        if isinstance(source, bytes):
+            return self.client.files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        with source.open("rb") as handle:
+            return self.client.files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+
+    def get_file(self, file_id: str) -> FileObject:
+        """One file's metadata (404 raises ``openai.NotFoundError``)."""
+        return self.client.files.retrieve(file_id)
+
+    def list_files(self) -> list[FileObject]:
+        """All files of the account. Kimi's list has no pagination, so one request holds them all."""
+        return list(self.client.files.list().data)
+
+    def delete_file(self, file_id: str) -> FileDeleted:
+        """Delete a file (input, media, output or error)."""
+        return self.client.files.delete(file_id)
+
+    def download_file(self, file_id: str, destination: str | os.PathLike[str] | ReadablePath) -> int:
+        """Stream a file's content to a local path or ``ObjectStoragePath``; return the bytes written.
+
+        Memory stays flat whatever the size: the body is copied a chunk at a time.
+        """
+        target: ReadablePath = Path(destination) if isinstance(destination, (str, os.PathLike)) else destination
+        written = 0
+        with (
+            self.client.files.with_streaming_response.content(file_id) as response,
+            target.open("wb") as out,
+        ):
+            for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
+                out.write(chunk)
+                written += len(chunk)
+        return written
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def create_batch(
+        self,
+        input_file_id: str,
+        *,
+        completion_window: str = "24h",
+        metadata: Mapping[str, str] | None = None,
+        endpoint: str = BATCH_ENDPOINT,
+    ) -> Batch:
+        """Start a batch over an uploaded input file."""
+        return self.client.batches.create(
+            input_file_id=input_file_id,
+            endpoint=endpoint,  # type: ignore[arg-type]
+            completion_window=completion_window,  # type: ignore[arg-type]
+            metadata=dict(metadata) if metadata else openai.omit,
+        )
+
+    def get_batch(self, batch_id: str) -> Batch:
+        """The batch as Kimi reports it now."""
+        return self.client.batches.retrieve(batch_id)
+
+    def cancel_batch(self, batch_id: str) -> Batch:
+        """Ask Kimi to cancel; the batch goes ``cancelling`` then ``cancelled`` with partial results."""
+        return self.client.batches.cancel(batch_id)
+
+    def iter_batches(self, page_size: int = 100) -> Iterator[Batch]:
+        """Every batch of the organisation, newest first, following ``has_more`` page by page."""
+        after: str | openai.Omit = openai.omit
+        while True:
+            page = self.client.batches.list(limit=page_size, after=after)
+            yield from page.data
+            if not page.has_more or not page.data:
+                return
+            after = page.data[-1].id
+
+    def list_batches(self, page_size: int = 100) -> list[Batch]:
+        """All batches (see :meth:`iter_batches` to stop early)."""
+        return list(self.iter_batches(page_size))
+
+    def wait_for_batch(
+        self,
+        batch_id: str,
+        *,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Block until the batch ends; return its snapshot. Used by poke-mode waits and scripts.
+
+        Raises ``KimiWaitTimeout`` when ``timeout`` seconds pass first; the batch keeps running.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            snapshot = batch_snapshot(self.get_batch(batch_id))
+            (on_poll or self._log_progress)(snapshot)
+            if BatchStatus(snapshot["status"]).is_terminal:
+                return snapshot
+            if deadline is not None and time.monotonic() + poll_interval > deadline:
+                raise KimiWaitTimeout(
+                    f"Batch {batch_id} is still {snapshot['status']} after {timeout:.0f} s; it keeps running."
+                )
+            time.sleep(poll_interval)
+
+    def _log_progress(self, snapshot: dict[str, Any]) -> None:
+        self.log.info("%s", describe_progress(snapshot))
+
+    # -- async twins for triggers ------------------------------------------------------------
+
+    @staticmethod
+    async def aget_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
+        """Fetch a batch with an async client (the trigger owns the client's lifetime)."""
+        return await client.batches.retrieve(batch_id)
+
+    @staticmethod
+    async def acancel_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
+        """Cancel a batch with an async client."""
+        return await client.batches.cancel(batch_id)

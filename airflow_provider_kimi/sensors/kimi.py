@@ -1,0 +1,115 @@
+"""KimiBatchSensor: wait for a batch to end, poking from a worker or deferred to the triggerer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
+from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
+from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.windows import DEFAULT_WAIT_TIMEOUT_SECONDS
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
+from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+class KimiBatchSensor(BaseSensorOperator):
+    """Wait until a Kimi batch ends; return its snapshot (ids, status, counts) to XCom.
+
+    On ``completed`` the task succeeds. On ``failed``, ``expired`` or ``cancelled`` it fails with
+    the reason (and the errors Kimi reports, if any), unless that status is listed in
+    ``succeed_on``, e.g. ``succeed_on=("completed", "expired", "cancelled")`` to go on and download
+    the partial results already paid for. Each check logs status, completed/total and failed.
+
+    :param batch_id: The batch to wait for (templated); a batch dict from XCom works too.
+    :param kimi_conn_id: The Kimi connection id (templated). Default ``kimi_default``.
+    :param deferrable: Hand the wait to the triggerer so no worker slot is held. Default
+        ``[operators] default_deferrable``.
+    :param poke_interval: Seconds between checks. Default 60 (Kimi's guide suggests 10 to 60).
+    :param timeout: Seconds before the wait gives up (the batch keeps running). Default 7 days and
+        one hour: long enough for any ``completion_window``.
+    :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
+    :param cancel_on_kill: Cancel the batch if the task is killed or marked failed. Default False:
+        the sensor only watches a batch some other task started.
+    :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    """
+
+    template_fields: Sequence[str] = ("batch_id", "kimi_conn_id")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        batch_id: str,
+        kimi_conn_id: str = KimiBatchHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 60.0,
+        timeout: float = DEFAULT_WAIT_TIMEOUT_SECONDS,
+        succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
+        cancel_on_kill: bool = False,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
+        self.batch_id = batch_id
+        self.kimi_conn_id = kimi_conn_id
+        self.deferrable = deferrable
+        self.succeed_on = check_succeed_on(succeed_on)
+        self.cancel_on_kill = cancel_on_kill
+        self.max_consecutive_errors = max_consecutive_errors
+
+    @cached_property
+    def hook(self) -> KimiBatchHook:
+        """The hook, built on first use so parsing the DAG costs nothing."""
+        return KimiBatchHook(kimi_conn_id=self.kimi_conn_id)
+
+    def _check(self) -> dict[str, Any]:
+        snapshot = batch_snapshot(self.hook.get_batch(batch_id_of(self.batch_id)))
+        self.log.info("%s", describe_progress(snapshot))
+        return snapshot
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """One check; done once the batch has ended."""
+        snapshot = self._check()
+        if not BatchStatus(snapshot["status"]).is_terminal:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=raise_if_ended_badly(snapshot, self.succeed_on))
+
+    def execute(self, context: Context) -> Any:
+        """Poke, or check once and defer: a batch that has already ended needs no triggerer."""
+        if not self.deferrable:
+            return super().execute(context)
+        snapshot = self._check()
+        if BatchStatus(snapshot["status"]).is_terminal:
+            return raise_if_ended_badly(snapshot, self.succeed_on)
+        self.defer(
+            trigger=KimiBatchTrigger(
+                batch_id=snapshot["id"],
+                conn_id=self.kimi_conn_id,
+                poll_interval=self.poke_interval,
+                end_time=time.time() + float(self.timeout),
+                cancel_on_kill=self.cancel_on_kill,
+                max_consecutive_errors=self.max_consecutive_errors,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+        """Resume after the trigger fired: validate its event and apply ``succeed_on``."""
+        snapshot = finish_wait(event, self.succeed_on)
+        self.log.info("%s", describe_progress(snapshot))
+        return snapshot
+
+    def on_kill(self) -> None:
+        """Cancel the batch when asked to (a poke-mode task being killed)."""
+        if self.cancel_on_kill:
+            self.hook.cancel_batch(batch_id_of(self.batch_id))
+            self.log.info("Cancelled batch %s because the task was killed.", self.batch_id)

@@ -1,0 +1,151 @@
+"""KimiBatchTrigger: waits for a batch in the triggerer's event loop, never blocking it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
+from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+
+DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+
+# Worth another poll: the service or the network hiccupped. Anything else (401, 403, 404, 400)
+# will not heal by waiting, so it ends the wait at once.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    openai.APIConnectionError,  # includes APITimeoutError
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.ConflictError,
+)
+
+
+def describe_error(err: BaseException) -> str:
+    """A one-line reason that names the HTTP status when there is one; never the key."""
+    if isinstance(err, openai.APIStatusError):
+        return f"HTTP {err.status_code} {type(err).__name__}: {err.message}"
+    return f"{type(err).__name__}: {err}"
+
+
+class KimiBatchTrigger(BaseTrigger):
+    """Poll a Kimi batch with the async client until it ends, then yield exactly one event.
+
+    The event is ``{"status": "success", "batch_id", "batch": snapshot}`` once the batch reaches a
+    terminal status (``completed``, ``failed``, ``expired`` or ``cancelled``: the resumed task
+    decides what each means), ``{"status": "timeout", ...}`` when ``end_time`` passes, or
+    ``{"status": "error", ...}`` after a permanent API error or more than
+    ``max_consecutive_errors`` transient ones in a row. ``run()`` never raises.
+
+    :param batch_id: The batch to wait for.
+    :param conn_id: The Kimi connection id. Only the id is serialized, never the key.
+    :param poll_interval: Seconds between polls.
+    :param timeout: Seconds to wait from now; turned into the wall-clock ``end_time``.
+    :param end_time: Wall-clock deadline (epoch seconds). It is what gets serialized, so a trigger
+        moved to another triggerer keeps the same deadline. Wins over ``timeout``.
+    :param cancel_on_kill: Cancel the batch when a user kills the deferred task (Airflow 3.3+).
+    :param max_consecutive_errors: Transient failures (429, 5xx, network) tolerated in a row.
+    """
+
+    def __init__(
+        self,
+        batch_id: str,
+        conn_id: str = KimiBatchHook.default_conn_name,
+        poll_interval: float = 60.0,
+        timeout: float | None = None,
+        *,
+        end_time: float | None = None,
+        cancel_on_kill: bool = False,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        if end_time is None and timeout is None:
+            raise ValueError("KimiBatchTrigger needs a timeout (seconds) or an end_time (epoch seconds).")
+        self.batch_id = batch_id
+        self.conn_id = conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time if end_time is not None else time.time() + float(timeout or 0))
+        self.cancel_on_kill = cancel_on_kill
+        self.max_consecutive_errors = int(max_consecutive_errors)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Ids and settings only: the key stays in the connection."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "batch_id": self.batch_id,
+                "conn_id": self.conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "cancel_on_kill": self.cancel_on_kill,
+                "max_consecutive_errors": self.max_consecutive_errors,
+            },
+        )
+
+    def _event(self, status: str, message: str, snapshot: dict[str, Any] | None = None) -> TriggerEvent:
+        payload: dict[str, Any] = {"status": status, "batch_id": self.batch_id, "message": message}
+        if snapshot is not None:
+            payload["batch"] = snapshot
+        return TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the batch ends, the deadline passes, or errors make waiting pointless."""
+        try:
+            client = await KimiBatchHook(kimi_conn_id=self.conn_id).get_async_conn()
+        except Exception as err:
+            yield self._event("error", f"Cannot build a Kimi client from {self.conn_id!r}: {describe_error(err)}")
+            return
+        async with client:
+            yield await self._poll_until_done(client)
+
+    async def _poll_until_done(self, client: openai.AsyncOpenAI) -> TriggerEvent:
+        consecutive_errors = 0
+        while True:
+            try:
+                batch = await client.batches.retrieve(self.batch_id)
+            except TRANSIENT_ERRORS as err:
+                consecutive_errors += 1
+                if consecutive_errors > self.max_consecutive_errors:
+                    return self._event(
+                        "error",
+                        f"Gave up polling batch {self.batch_id} after {consecutive_errors} failures "
+                        f"in a row; last: {describe_error(err)}. The batch may still be running.",
+                    )
+                self.log.warning(
+                    "Polling batch %s failed (%d/%d): %s",
+                    self.batch_id,
+                    consecutive_errors,
+                    self.max_consecutive_errors,
+                    describe_error(err),
+                )
+            except Exception as err:
+                return self._event("error", f"Polling batch {self.batch_id} failed: {describe_error(err)}")
+            else:
+                consecutive_errors = 0
+                snapshot = batch_snapshot(batch)
+                self.log.info("%s", describe_progress(snapshot))
+                if BatchStatus(snapshot["status"]).is_terminal:
+                    return self._event("success", f"Batch {self.batch_id} ended {snapshot['status']}.", snapshot)
+            remaining = self.end_time - time.time()
+            if remaining <= 0:
+                return self._event(
+                    "timeout",
+                    f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running on Kimi.",
+                )
+            await asyncio.sleep(min(self.poll_interval, remaining))
+
+    async def on_kill(self) -> None:
+        """Cancel the batch when a user kills the deferred task and asked for it (Airflow 3.3+)."""
+        if not self.cancel_on_kill:
+            return
+        try:
+            async with await KimiBatchHook(kimi_conn_id=self.conn_id).get_async_conn() as client:
+                await client.batches.cancel(self.batch_id)
+            self.log.info("Cancelled batch %s because its task was killed.", self.batch_id)
+        except Exception as err:
+            self.log.warning("Could not cancel batch %s on kill: %s", self.batch_id, describe_error(err))
