@@ -1,0 +1,279 @@
+"""The HTTP face of the emulator: Kimi's Files and Batches routes under ``/v1``, admin routes
+under ``/_emulator``, bearer auth, Kimi-shaped JSON errors and the background ticker."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import IO
+
+import anyio
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from airflow_provider_kimi.emulator.checks import (
+    check_batch_create,
+    check_quota,
+    check_upload_params,
+    check_upload_size,
+    parse_json_body,
+)
+from airflow_provider_kimi.emulator.engine import BatchEngine
+from airflow_provider_kimi.emulator.errors import ApiError, bad_request, not_found
+from airflow_provider_kimi.emulator.faults import ASGIApp, FaultInjector, Receive, Scope, Send
+from airflow_provider_kimi.emulator.settings import EmulatorSettings
+from airflow_provider_kimi.emulator.stats import EmulatorStats
+from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[Request], Awaitable[Response]]
+COPY_CHUNK = 1024 * 1024
+# Room for the multipart envelope around the file when judging Content-Length up front.
+MULTIPART_OVERHEAD = 64 * 1024
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+class BearerAuth:
+    """Checks ``Authorization: Bearer <key>`` on every ``/v1`` call; 401 otherwise.
+
+    With a configured key only that key passes; without one any non-empty key does.
+    """
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app = app
+        self.api_key = api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+            scheme, _, key = header.partition(" ")
+            if not self._accepts(scheme, key.strip()):
+                error = ApiError(401, "invalid_authentication_error", "Invalid Authentication")
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _accepts(self, scheme: str, key: str) -> bool:
+        if scheme.lower() != "bearer" or not key:
+            return False
+        return self.api_key is None or hmac.compare_digest(key.encode(), self.api_key.encode())
+
+
+class EmulatorRoutes:
+    """The route handlers, bound to one store, engine and set of counters."""
+
+    def __init__(self, settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> None:
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.stats = stats
+
+    def routes(self) -> list[Route]:
+        table: list[tuple[str, str, Handler]] = [
+            ("POST", "/v1/files", self.upload_file),
+            ("GET", "/v1/files", self.list_files),
+            ("GET", "/v1/files/{file_id}", self.retrieve_file),
+            ("DELETE", "/v1/files/{file_id}", self.delete_file),
+            ("GET", "/v1/files/{file_id}/content", self.file_content),
+            ("POST", "/v1/batches", self.create_batch),
+            ("GET", "/v1/batches", self.list_batches),
+            ("GET", "/v1/batches/{batch_id}", self.retrieve_batch),
+            ("POST", "/v1/batches/{batch_id}/cancel", self.cancel_batch),
+            ("GET", "/_emulator/stats", self.admin_stats),
+            ("POST", "/_emulator/batches/{batch_id}/expire", self.admin_expire),
+            ("POST", "/_emulator/batches/{batch_id}/hold", self.admin_hold),
+            ("POST", "/_emulator/batches/{batch_id}/release", self.admin_release),
+            ("POST", "/_emulator/batches/{batch_id}/rush", self.admin_rush),
+            ("POST", "/_emulator/hold-new-batches", self.admin_hold_new_batches),
+        ]
+        return [
+            Route(path, self._counted(f"{method} {path}", handler), methods=[method]) for method, path, handler in table
+        ]
+
+    def _counted(self, name: str, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            self.stats.count_request(name)
+            return await handler(request)
+
+        return endpoint
+
+    # -- files ------------------------------------------------------------------------------
+    async def upload_file(self, request: Request) -> Response:
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > self.settings.max_file_bytes + MULTIPART_OVERHEAD:
+            raise bad_request(f"file is larger than the limit of {self.settings.max_file_bytes} bytes")
+        # Starlette spools file parts above 1 MB to a temporary file, so the upload never sits
+        # in memory whole; it is then copied to the store in chunks.
+        async with request.form(max_files=1, max_fields=16) as form:
+            upload, purpose = form.get("file"), form.get("purpose")
+            if not isinstance(upload, UploadFile):
+                raise bad_request("a multipart 'file' part is required")
+            if not isinstance(purpose, str):
+                raise bad_request("purpose is required")
+            filename = upload.filename or "upload"
+            check_upload_params(filename, purpose)
+            record = await run_in_threadpool(self._store_upload, upload.file, filename, purpose)
+        self.stats.count_upload()
+        return JSONResponse(record.to_api(self.settings.file_status))
+
+    def _store_upload(self, source: IO[bytes], filename: str, purpose: str) -> FileRecord:
+        content_name, path = self.store.new_content_path()
+        source.seek(0)
+        size = 0
+        try:
+            with path.open("wb") as target:
+                while chunk := source.read(COPY_CHUNK):
+                    size += len(chunk)
+                    if size > self.settings.max_file_bytes:
+                        break
+                    target.write(chunk)
+            check_upload_size(size, purpose, self.settings)
+            with self.store.lock:
+                check_quota(*self.store.usage(), size, self.settings)
+                record = FileRecord(new_id(), filename, purpose, size, int(time.time()), content_name)
+                self.store.add_file(record)
+            return record
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+    async def list_files(self, request: Request) -> Response:
+        with self.store.lock:
+            data = [f.to_api(self.settings.file_status) for f in self.store.files.values()]
+        # Kimi's file list has no pagination and no has_more.
+        return JSONResponse({"object": "list", "data": data})
+
+    def _file(self, file_id: str) -> FileRecord:
+        record = self.store.files.get(file_id)
+        if record is None:
+            raise not_found("file", file_id)
+        return record
+
+    async def retrieve_file(self, request: Request) -> Response:
+        return JSONResponse(self._file(request.path_params["file_id"]).to_api(self.settings.file_status))
+
+    async def delete_file(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        if self.store.remove_file(file_id) is None:
+            raise not_found("file", file_id)
+        return JSONResponse({"id": file_id, "object": "file", "deleted": True})
+
+    async def file_content(self, request: Request) -> Response:
+        record = self._file(request.path_params["file_id"])
+        # Streamed from disk in chunks, never read whole.
+        return FileResponse(self.store.content_path(record.content_name), media_type="application/octet-stream")
+
+    # -- batches ----------------------------------------------------------------------------
+    async def create_batch(self, request: Request) -> Response:
+        batch_request = check_batch_create(parse_json_body(await request.body()))
+        batch = await run_in_threadpool(self.engine.create, batch_request)
+        self.stats.count_batch()
+        return JSONResponse(batch)
+
+    async def list_batches(self, request: Request) -> Response:
+        after = request.query_params.get("after") or None
+        raw_limit = request.query_params.get("limit")
+        try:
+            limit = DEFAULT_PAGE if raw_limit is None else int(raw_limit)
+        except ValueError:
+            raise bad_request(f"limit must be an integer, got {raw_limit!r}") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise bad_request(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        data, has_more = await run_in_threadpool(self.engine.list, after, limit)
+        return JSONResponse({"object": "list", "data": data, "has_more": has_more})
+
+    async def retrieve_batch(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.engine.retrieve, request.path_params["batch_id"]))
+
+    async def cancel_batch(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.engine.cancel, request.path_params["batch_id"]))
+
+    # -- admin ------------------------------------------------------------------------------
+    async def admin_stats(self, request: Request) -> Response:
+        return JSONResponse(self.stats.snapshot())
+
+    async def admin_expire(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.engine.expire, request.path_params["batch_id"]))
+
+    async def admin_hold(self, request: Request) -> Response:
+        after = _optional_int(request, "after_requests")
+        batch_id = request.path_params["batch_id"]
+        return JSONResponse(await run_in_threadpool(self.engine.hold, batch_id, after))
+
+    async def admin_release(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.engine.release, request.path_params["batch_id"]))
+
+    async def admin_rush(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.engine.rush, request.path_params["batch_id"]))
+
+    async def admin_hold_new_batches(self, request: Request) -> Response:
+        self.engine.hold_new_batches_after = _optional_int(request, "after_requests")
+        return JSONResponse({"hold_new_batches_after": self.engine.hold_new_batches_after})
+
+
+def _optional_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer, got {raw!r}") from None
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return not_found("route", request.url.path).response()
+    error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    return ApiError(exc.status_code, error_type, str(exc.detail)).response()
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return ApiError(500, "server_error", "internal server error").response()
+
+
+async def _tick_forever(engine: BatchEngine, interval: float) -> None:
+    """Advance batches in the background, so progress never waits for a client to poll."""
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await run_in_threadpool(engine.tick)
+        except Exception:
+            logger.exception("the batch ticker failed; it keeps running")
+
+
+def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> ASGIApp:
+    """The full ASGI app: fault injection around Starlette with bearer auth."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_tick_forever, engine, settings.tick_seconds)
+            yield
+            tasks.cancel_scope.cancel()
+
+    routes = EmulatorRoutes(settings, store, engine, stats).routes()
+    starlette_app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BearerAuth, api_key=settings.api_key)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    return FaultInjector(starlette_app, settings, stats)

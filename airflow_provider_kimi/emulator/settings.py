@@ -1,0 +1,105 @@
+"""Every knob of the local Kimi Batch API server, in one immutable object.
+
+Delays are given in "realistic" seconds and multiplied by ``time_scale`` (0 runs a batch as fast
+as the machine allows); the completion window has its own ``window_scale`` so a test can let a
+12-hour window pass in a blink without speeding up anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "slow")
+FORBIDDEN_PARAMS_POLICIES: tuple[str, ...] = ("fail_batch", "fail_line")
+FILE_STATUSES: tuple[str, ...] = ("ok", "ready")
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """How the emulator behaves; defaults mimic the real service at a human pace."""
+
+    # Network and auth. Without ``api_key`` any non-empty bearer token is accepted.
+    host: str = "127.0.0.1"
+    port: int = 0
+    api_key: str | None = None
+
+    # Where file contents and (optionally) state live. ``None`` keeps state in memory and file
+    # contents in a temporary folder removed on exit.
+    state_dir: Path | None = None
+
+    # Timing. Every delay is multiplied by ``time_scale``; the window by ``window_scale``.
+    time_scale: float = 1.0
+    window_scale: float = 1.0
+    validating_seconds: float = 3.0
+    requests_per_second: float = 2.0
+    finalizing_seconds: float = 2.0
+    cancelling_seconds: float = 2.0
+    tick_seconds: float = 0.1
+
+    # Server-side rules.
+    allowed_models: frozenset[str] = frozenset({"kimi-k2.5", "kimi-k2.6"})
+    forbidden_params: frozenset[str] = frozenset({"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"})
+    forbidden_params_policy: str = "fail_batch"
+    report_validation_errors: bool = False
+    report_expired_at: bool = False
+    max_validation_errors: int = 100
+    max_file_bytes: int = 100 * MIB
+    max_files: int = 1000
+    max_total_bytes: int = 10 * GIB
+    file_status: str = "ok"
+
+    # Fault injection on /v1 routes: share of calls per kind, e.g. {"429": 0.2, "drop": 0.05}.
+    faults: dict[str, float] = field(default_factory=dict)
+    seed: int | None = None
+    retry_after_seconds: float = 1.0
+    slow_seconds: float = 2.0
+
+    # Batches created while this is set hold themselves after that many finished requests.
+    hold_new_batches_after: int | None = None
+
+    # Logging: uvicorn's access log, and its log level.
+    access_log: bool = True
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.time_scale < 0 or self.window_scale < 0:
+            raise ValueError("time_scale and window_scale must be >= 0")
+        if self.requests_per_second <= 0:
+            raise ValueError("requests_per_second must be > 0")
+        if self.forbidden_params_policy not in FORBIDDEN_PARAMS_POLICIES:
+            raise ValueError(f"forbidden_params_policy must be one of {FORBIDDEN_PARAMS_POLICIES}")
+        if self.file_status not in FILE_STATUSES:
+            raise ValueError(f"file_status must be one of {FILE_STATUSES}")
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        if sum(self.faults.values()) > 1.0 or any(share < 0 for share in self.faults.values()):
+            raise ValueError("fault shares must be >= 0 and add up to at most 1")
+
+    def scaled(self, seconds: float) -> float:
+        """A delay as the emulator actually waits it."""
+        return seconds * self.time_scale
+
+    @property
+    def seconds_per_request(self) -> float:
+        """Wall time one request of a batch takes to run."""
+        return self.time_scale / self.requests_per_second
+
+
+_FAULT_ITEM = re.compile(r"^\s*(?P<kind>[a-z0-9]+)\s*=\s*(?P<share>[0-9]*\.?[0-9]+)\s*$")
+
+
+def parse_faults(spec: str) -> dict[str, float]:
+    """Read ``"429=0.2,500=0.1,drop=0.05,slow=0.05"`` into a kind -> share mapping."""
+    faults: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        match = _FAULT_ITEM.match(item)
+        if match is None or match["kind"] not in FAULT_KINDS:
+            raise ValueError(f"bad fault item {item!r}: expected KIND=SHARE with KIND in {FAULT_KINDS}")
+        faults[match["kind"]] = float(match["share"])
+    return faults

@@ -1,0 +1,44 @@
+"""Counters a test or a curious user can read from ``GET /_emulator/stats``."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class EmulatorStats:
+    """Thread-safe counts of uploads, batches, calls per route and injected faults."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.uploads = 0
+        self.batches_created = 0
+        self.requests: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+
+    def count_request(self, route: str) -> None:
+        with self._lock:
+            self.requests[route] += 1
+
+    def count_fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def count_upload(self) -> None:
+        with self._lock:
+            self.uploads += 1
+
+    def count_batch(self) -> None:
+        with self._lock:
+            self.batches_created += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy of every counter."""
+        with self._lock:
+            return {
+                "uploads": self.uploads,
+                "batches_created": self.batches_created,
+                "requests": dict(self.requests),
+                "faults": dict(self.faults),
+            }
