@@ -107,9 +107,7 @@ def _split(
                 first = seen.setdefault(custom_id, number)
                 if first != number:
                     shown = orjson.dumps(custom_id.decode("utf-8", "replace")).decode()
-                    raise SplitError(
-                        f"{file}:{number}: custom_id: duplicate {shown}, first used on line {first}"
-                    )
+                    raise SplitError(f"{file}:{number}: custom_id: duplicate {shown}, first used on line {first}")
                 if out is not None and (part_bytes + size > max_bytes or part_lines == line_limit):
                     out.close()
                     out = None
@@ -157,9 +155,7 @@ def _custom_id(line: bytes, file: str, number: int) -> bytes:
         raise SplitError(f"{file}:{number}: $: {what}") from None
     custom_id = request.get("custom_id") if isinstance(request, dict) else None
     if not isinstance(custom_id, str) or not custom_id:
-        raise SplitError(
-            f"{file}:{number}: custom_id: missing; every line needs a non-empty string custom_id"
-        )
+        raise SplitError(f"{file}:{number}: custom_id: missing; every line needs a non-empty string custom_id")
     return custom_id.encode()
 
 

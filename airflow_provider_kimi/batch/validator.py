@@ -376,9 +376,7 @@ class _LineChecker:
             self.model_line = line
             self.model_ok = model in self.models
         if model not in self.models:
-            self.add(
-                line, "body.model", f'"{model}" is not a batch model (expected one of: {self.models_text})'
-            )
+            self.add(line, "body.model", f'"{model}" is not a batch model (expected one of: {self.models_text})')
         elif model != report.model:
             self.add(
                 line,
@@ -388,9 +386,7 @@ class _LineChecker:
 
     def check_thinking(self, line: int, thinking: Any) -> None:
         if type(thinking) is not dict:
-            self.add(
-                line, "body.thinking", f'must be an object like {{"type": "enabled"}}, got {_kind(thinking)}'
-            )
+            self.add(line, "body.thinking", f'must be an object like {{"type": "enabled"}}, got {_kind(thinking)}')
         elif thinking.get("type") not in THINKING_TYPES:
             self.add(
                 line,
