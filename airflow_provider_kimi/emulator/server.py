@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -112,10 +113,15 @@ class KimiEmulator:
         self._server = self._thread = None
         self.store.close()
 
-    def run_forever(self) -> None:
-        """Serve from the calling thread until SIGINT or SIGTERM, with uvicorn's own logging."""
+    def run_forever(self, announce: Callable[[KimiEmulator], None] | None = None) -> None:
+        """Serve from the calling thread until SIGINT or SIGTERM, with uvicorn's own logging.
+
+        ``announce`` is called once the port is bound (so a port of 0 shows its real number).
+        """
         sock = self._bind()
         try:
+            if announce is not None:
+                announce(self)
             self._server = self._uvicorn(own_logging=True)
             self._server.run(sockets=[sock])
         finally:

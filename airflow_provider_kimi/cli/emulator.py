@@ -1,0 +1,144 @@
+"""``kimi-batch emulator``: serve a local Kimi Batch API until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_kimi.emulator import KimiEmulator
+
+DEFAULT_PORT = 8765
+
+
+def _non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return number
+
+
+def _faults(value: str) -> dict[str, float]:
+    from airflow_provider_kimi.emulator.settings import parse_faults
+
+    try:
+        return parse_faults(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``emulator`` subcommand."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "emulator",
+        help="serve a local Kimi Batch API for offline development and tests",
+        description=(
+            "Serve Kimi's Files and Batches API under /v1 on a local port. Point a client at the "
+            "printed base URL. Stops on Ctrl-C or SIGTERM."
+        ),
+    )
+    net = parser.add_argument_group("network")
+    net.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    net.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    net.add_argument("--api-key", help="the only key accepted; without it any non-empty key is accepted")
+    net.add_argument("--state-dir", type=Path, help="keep files and batches here, across restarts")
+
+    timing = parser.add_argument_group("timing")
+    timing.add_argument("--time-scale", type=_non_negative, default=1.0, help="multiplies every delay; 0 = instant")
+    timing.add_argument("--window-scale", type=_non_negative, default=1.0, help="multiplies the completion window")
+    timing.add_argument("--rate", type=float, default=2.0, help="requests per second a batch runs (default 2)")
+    timing.add_argument("--validating-seconds", type=_non_negative, default=3.0)
+    timing.add_argument("--finalizing-seconds", type=_non_negative, default=2.0)
+    timing.add_argument("--cancelling-seconds", type=_non_negative, default=2.0)
+
+    rules = parser.add_argument_group("server-side rules")
+    rules.add_argument("--models", default="kimi-k2.5,kimi-k2.6", help="comma-separated models a batch may use")
+    rules.add_argument(
+        "--forbidden-params-policy",
+        choices=("fail_batch", "fail_line"),
+        default="fail_batch",
+        help="whether a fixed parameter (temperature...) fails the batch or only its line",
+    )
+    rules.add_argument(
+        "--report-validation-errors",
+        action="store_true",
+        help="add OpenAI-style 'errors' to a batch that failed validation (Kimi documents none)",
+    )
+    rules.add_argument("--report-expired-at", action="store_true", help="add 'expired_at' to expired batches")
+    rules.add_argument("--file-status", choices=("ok", "ready"), default="ok", help="status of stored files")
+    rules.add_argument("--max-file-mb", type=float, default=100.0, help="largest file accepted (MB)")
+    rules.add_argument("--max-files", type=int, default=1000, help="file count quota")
+
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument(
+        "--faults",
+        type=_faults,
+        default={},
+        help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,slow=0.05",
+    )
+    faults.add_argument("--seed", type=int, help="seed of the fault schedule")
+    faults.add_argument("--retry-after", type=_non_negative, default=1.0, help="retry-after of injected 429s (s)")
+    faults.add_argument("--slow-seconds", type=_non_negative, default=2.0, help="delay of a slow answer (s)")
+
+    parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM."""
+    from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
+    from airflow_provider_kimi.emulator.settings import MIB
+
+    try:
+        settings = EmulatorSettings(
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            state_dir=args.state_dir,
+            time_scale=args.time_scale,
+            window_scale=args.window_scale,
+            requests_per_second=args.rate,
+            validating_seconds=args.validating_seconds,
+            finalizing_seconds=args.finalizing_seconds,
+            cancelling_seconds=args.cancelling_seconds,
+            allowed_models=frozenset(m.strip() for m in args.models.split(",") if m.strip()),
+            forbidden_params_policy=args.forbidden_params_policy,
+            report_validation_errors=args.report_validation_errors,
+            report_expired_at=args.report_expired_at,
+            file_status=args.file_status,
+            max_file_bytes=int(args.max_file_mb * MIB),
+            max_files=args.max_files,
+            faults=args.faults,
+            seed=args.seed,
+            retry_after_seconds=args.retry_after,
+            slow_seconds=args.slow_seconds,
+            access_log=not args.quiet,
+            log_level="warning" if args.quiet else "info",
+        )
+    except ValueError as exc:
+        print(f"kimi-batch emulator: {exc}")
+        return 2
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: end quietly with 0.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        KimiEmulator(settings).run_forever(announce=_announce)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("emulator stopped", flush=True)
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _announce(emulator: KimiEmulator) -> None:
+    key = emulator.settings.api_key
+    print(f"Kimi Batch API emulator serving on {emulator.base_url}", flush=True)
+    print(f"admin routes under {emulator.url}/_emulator", flush=True)
+    print(f"Authorization: Bearer {key if key else '<any non-empty key>'}; Ctrl-C to stop", flush=True)
