@@ -1,0 +1,91 @@
+"""Builders and raw-HTTP helpers shared by the emulator tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from openai import OpenAI
+
+from airflow_provider_kimi.emulator import KimiEmulator
+
+MODEL = "kimi-k2.5"
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+
+
+def request_line(custom_id: str, text: str = "hello", **body_extra: Any) -> dict[str, Any]:
+    """One valid input line (a chat completion asking about ``text``)."""
+    body: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": text},
+        ],
+    }
+    body.update(body_extra)
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
+
+
+def jsonl(lines: list[Any]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def five_lines(texts: list[str] | None = None) -> list[dict[str, Any]]:
+    texts = texts or [f"question number {i}" for i in range(5)]
+    return [request_line(f"req-{i}", text) for i, text in enumerate(texts)]
+
+
+def client_for(emu: KimiEmulator, api_key: str | None = None) -> OpenAI:
+    return OpenAI(api_key=api_key or emu.api_key, base_url=emu.base_url, max_retries=0)
+
+
+def upload_lines(client: OpenAI, lines: list[Any] | bytes, name: str = "input.jsonl") -> str:
+    data = lines if isinstance(lines, bytes) else jsonl(lines)
+    return client.files.create(file=(name, data, "application/jsonl"), purpose="batch").id
+
+
+def start_batch(client: OpenAI, lines: list[Any] | bytes, **kwargs: Any) -> str:
+    file_id = upload_lines(client, lines)
+    kwargs.setdefault("completion_window", "24h")
+    return client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", **kwargs).id
+
+
+def wait_until(client: OpenAI, batch_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = client.batches.retrieve(batch_id)
+        if batch.status in statuses:
+            return batch
+        if time.monotonic() > deadline:
+            raise AssertionError(f"batch {batch_id} still {batch.status} after {timeout}s")
+        time.sleep(0.01)
+
+
+def read_jsonl(client: OpenAI, file_id: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in client.files.content(file_id).text.splitlines() if line]
+
+
+def raw(
+    emu: KimiEmulator,
+    method: str,
+    path: str,
+    *,
+    key: str | None = "default",
+    body: Any = None,
+) -> tuple[int, dict[str, str], Any]:
+    """A plain HTTP call (no SDK): status, headers (lowercase names) and the decoded JSON body."""
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {emu.api_key if key == 'default' else key}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(emu.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status, resp_headers, payload = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, resp_headers, payload = error.code, error.headers, error.read()
+    lowered = {k.lower(): v for k, v in resp_headers.items()}
+    return status, lowered, json.loads(payload) if payload else None
