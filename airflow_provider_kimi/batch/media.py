@@ -34,6 +34,7 @@ UploadFn = Callable[[Any, str, str], str]
 ``Path``, the raw ``bytes``, or the object-storage path as given."""
 
 _HASH_CHUNK = 1 << 20
+_ARTICLED = {"image": "an image", "video": "a video"}
 
 
 class UnsupportedMediaError(ValueError):
@@ -56,7 +57,7 @@ def media_type(name: str, kind: MediaKind | None = None) -> tuple[MediaKind, str
         known = ", ".join(sorted({*IMAGE_MIME_TYPES, *VIDEO_MIME_TYPES}))
         raise UnsupportedMediaError(f'"{name}": unsupported media format (supported: {known})')
     if kind is not None and found[0] != kind:
-        raise UnsupportedMediaError(f'"{name}" is a {found[0]}, not a {kind}')
+        raise UnsupportedMediaError(f'"{name}" is {_ARTICLED[found[0]]}, not {_ARTICLED[kind]}')
     return found
 
 
