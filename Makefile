@@ -15,7 +15,7 @@ setup:
 	@$(UV) sync --frozen --python $(PYTHON) --quiet
 
 demo: setup
-	$(RUN) python example_dags/run_demo.py
+	$(RUN) python scripts/demo.py
 
 lint: setup
 	$(RUN) ruff check .
