@@ -57,9 +57,7 @@ def check_failures(
         limits.append(_percent(max_failed_ratio))
     if max_failed_count is not None:
         limits.append(f"{max_failed_count:,} requests")
-    measured = (
-        f"{unsuccessful:,} of {total:,} requests did not succeed ({_percent(ratio)}{_breakdown(summary)})"
-    )
+    measured = f"{unsuccessful:,} of {total:,} requests did not succeed ({_percent(ratio)}{_breakdown(summary)})"
     if exceeded:
         message = f"Too many failures: {measured}, more than the allowed {' or '.join(limits)}"
     elif limits:
@@ -70,9 +68,7 @@ def check_failures(
     if unsuccessful and summary.top_errors and top_errors > 0:
         shown = summary.top_errors[:top_errors]
         parts.append("Top errors: " + "; ".join(f"{e.count:,} x {e.message}" for e in shown))
-    return FailurePolicyOutcome(
-        exceeded=exceeded, message=". ".join(parts), unsuccessful=unsuccessful, total=total
-    )
+    return FailurePolicyOutcome(exceeded=exceeded, message=". ".join(parts), unsuccessful=unsuccessful, total=total)
 
 
 def _breakdown(summary: ResultSummary) -> str:

@@ -40,6 +40,7 @@ MAX_ERROR_GROUPS = 1_000
 """Distinct error messages tracked; later new ones are counted under ``OTHER_ERRORS``."""
 
 OTHER_ERRORS = "(other error messages)"
+_SUCCEEDED = ResultStatus.SUCCEEDED
 ERROR_MESSAGE_WIDTH = 300
 
 
@@ -141,9 +142,7 @@ class ResultSummary:
             f"{_money(self.realtime_cost_usd)} in real time ({_money(self.saving_usd)} saved)",
         ]
         if self.missing:
-            lines.append(
-                "Missing (in the input, no result): " + _listing(self.missing_custom_ids, self.missing)
-            )
+            lines.append("Missing (in the input, no result): " + _listing(self.missing_custom_ids, self.missing))
         if self.unexpected:
             lines.append(f"Unexpected: {self.unexpected:,} results whose custom_id is not in the input")
         if self.duplicates:
@@ -180,20 +179,22 @@ class SummaryBuilder:
 
     def add(self, result: BatchResult) -> None:
         """Count one result; a ``custom_id`` already seen counts as a duplicate only."""
-        self._prompt += result.prompt_tokens
-        self._cached += min(result.cached_tokens, result.prompt_tokens)
+        prompt = result.prompt_tokens
+        self._prompt += prompt
+        self._cached += min(result.cached_tokens, prompt)
         self._completion += result.completion_tokens
         self._total += result.total_tokens
-        if result.custom_id in self._seen:
+        custom_id = result.custom_id
+        if custom_id in self._seen:
             self._duplicates += 1
             if len(self._duplicate_ids) < self.display_limit:
-                self._duplicate_ids.append(result.custom_id)
+                self._duplicate_ids.append(custom_id)
             return
-        self._seen.add(result.custom_id)
-        self._counts[result.status] += 1
-        message = result.error_summary
-        if message is not None:
-            self._count_error(_truncate(message, ERROR_MESSAGE_WIDTH))
+        self._seen.add(custom_id)
+        status = result.status
+        self._counts[status] += 1
+        if status is not _SUCCEEDED:
+            self._count_error(_truncate(result.error_summary or status.value, ERROR_MESSAGE_WIDTH))
 
     def add_all(self, results: Iterable[BatchResult]) -> SummaryBuilder:
         """Count every result of ``results``; returns the builder for chaining."""

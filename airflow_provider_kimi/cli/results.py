@@ -48,9 +48,7 @@ def register(subparsers: Any) -> None:
             "no result, tokens, and the estimated cost at batch prices beside real-time prices."
         ),
     )
-    parser.add_argument(
-        "files", nargs="+", metavar="FILE", help="the output file and/or the error file (.jsonl)"
-    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="the output file and/or the error file (.jsonl)")
     parser.add_argument(
         "--input",
         dest="inputs",

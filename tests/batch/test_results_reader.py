@@ -23,9 +23,7 @@ GUIDE_SUCCESS_LINE = """{"id": "request-1", "custom_id": "request-1", "response"
 "request_id": "", "body": {"id": "chatcmpl-xxx", "object": "chat.completion", "created": 1711475054,
 "model": "kimi-k2.5", "choices": [{"index": 0, "message": {"role": "assistant",
 "content": "This text belongs to the Technology category."}, "finish_reason": "stop"}],
-"usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40}}}, "error": null}""".replace(
-    "\n", " "
-)
+"usage": {"prompt_tokens": 30, "completion_tokens": 10, "total_tokens": 40}}}, "error": null}""".replace("\n", " ")
 
 
 def success(custom_id: str, content: Any = "ok", prompt: int = 10, completion: int = 5, **usage: Any) -> dict:
@@ -129,9 +127,7 @@ def test_mixed_successes_and_http_failures(tmp_path: Path) -> None:
     assert failed.error_type == "invalid_request_error"
     assert failed.error_message == "Invalid request: messages must not be empty"
     assert failed.answer is None
-    assert failed.error_summary == (
-        "HTTP 400 invalid_request_error: Invalid request: messages must not be empty"
-    )
+    assert failed.error_summary == ("HTTP 400 invalid_request_error: Invalid request: messages must not be empty")
     assert results["d"].error_summary == "HTTP 500 server_error: internal error"
     assert results["d"].source == str(error)
     assert results["d"].line_number == 2
