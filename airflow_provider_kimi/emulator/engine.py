@@ -202,13 +202,11 @@ class BatchEngine:
             if now >= done_at:
                 self._finish(record, "cancelled", done_at)
         elif record.status in ACTIVE:
-            work_until = now if record.held_at is None else min(now, record.held_at)
-            if now >= record.deadline:
-                self._work(record, min(work_until, record.deadline))
-                if record.status in ACTIVE:
-                    self._finish(record, "expired", record.deadline)
-            else:
-                self._work(record, work_until)
+            # A held batch is frozen where it stands; only its window can still run out.
+            if record.held_at is None:
+                self._work(record, min(now, record.deadline))
+            if record.status in ACTIVE and now >= record.deadline:
+                self._finish(record, "expired", record.deadline)
         return before != (record.status, record.completed, record.failed, record.held_at)
 
     def _work(self, record: BatchRecord, until: float) -> None:
