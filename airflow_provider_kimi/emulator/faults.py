@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import threading
 from typing import Any
@@ -92,7 +93,10 @@ class FaultInjector:
                 send,
                 429,
                 {"error": {"type": "rate_limit_reached_error", "message": "rate limit reached, retry later"}},
-                [(b"retry-after", f"{retry_after:g}".encode())],
+                [
+                    (b"retry-after", str(math.ceil(retry_after)).encode()),
+                    (b"retry-after-ms", str(round(retry_after * 1000)).encode()),
+                ],
             )
         elif kind == "500":
             await _send_json(send, 500, {"error": {"type": "server_error", "message": "internal server error"}}, [])
