@@ -135,7 +135,7 @@ class ResultSummary:
         if self.missing is not None:
             outcomes.append(f"{self.missing:,} missing")
         lines = [
-            f"{self.total:,} requests: {', '.join(outcomes)}",
+            f"{self.total:,} request{'' if self.total == 1 else 's'}: {', '.join(outcomes)}",
             f"Tokens: {self.prompt_tokens:,} prompt ({self.cached_tokens:,} cached), "
             f"{self.completion_tokens:,} completion, {self.total_tokens:,} total",
             f"Estimated cost: {_money(self.estimated_cost_usd)} at batch prices, "

@@ -114,7 +114,7 @@ def test_text_output_has_table_and_summary(files: dict[str, str], capsys: pytest
 
 def test_show_zero_prints_only_the_summary(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run([files["output"], "--show", "0"], capsys)
-    assert out.startswith("1 requests: 1 succeeded, 0 failed\n")
+    assert out.startswith("1 request: 1 succeeded, 0 failed\n")
 
 
 def test_error_file_alone(files: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
