@@ -1,0 +1,71 @@
+"""The user guide's complete script, unchanged, against the emulator; and ``kimi-batch emulator``."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from emulator_helpers import client_for
+
+GUIDE_SCRIPT = Path(__file__).with_name("guide_classification.py")
+CATEGORIES = ("Literature", "News", "Academic", "Technology", "Lifestyle")
+
+
+def test_guide_classification_script_runs_unchanged(make_emulator, tmp_path):
+    emu = make_emulator(api_key="sk-guide")
+    env = {**os.environ, "MOONSHOT_API_KEY": "sk-guide", "MOONSHOT_BASE_URL": emu.base_url}
+    done = subprocess.run(
+        [sys.executable, str(GUIDE_SCRIPT)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answers = dict(re.findall(r"^(text_\d): (.+)$", done.stdout, flags=re.MULTILINE))
+    assert sorted(answers) == [f"text_{i}" for i in range(5)]
+    for answer in answers.values():
+        category = re.fullmatch(r"This text belongs to the (\w+) category\.", answer)
+        assert category is not None
+        assert category.group(1) in CATEGORIES
+    assert answers["text_0"] == "This text belongs to the Literature category."
+    assert answers["text_4"] == "This text belongs to the Technology category."
+    assert "Status: completed (5/5)" in done.stdout
+    assert (tmp_path / "classification_requests.jsonl").exists()
+
+
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_kimi.cli.main", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_cli_prints_its_base_url_serves_and_stops_on_signal(stop_signal):
+    process = _start_cli("--time-scale", "0", "--quiet", "--api-key", "sk-cli", "--faults", "slow=0.0")
+    try:
+        first_line = process.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", first_line)
+        assert match, first_line
+
+        class Address:
+            base_url = match.group(1)
+            api_key = "sk-cli"
+
+        assert client_for(Address()).files.list().data == []
+    finally:
+        process.send_signal(stop_signal)
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "stopped" in out
+
+
+def test_cli_refuses_a_bad_fault_spec():
+    process = _start_cli("--faults", "teapot=0.5")
+    _, err = process.communicate(timeout=10)
+    assert process.returncode == 2
+    assert "teapot" in err
