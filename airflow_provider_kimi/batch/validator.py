@@ -48,6 +48,7 @@ _PART_TYPES_TEXT = ", ".join(sorted(CONTENT_PART_TYPES))
 _DATA_PREFIX = "data:"
 _BASE64_MARK = ";base64"
 _MAX_HEADER = 256
+_NO_MODEL = object()
 _PREVIEW_CHARS = 40
 
 
@@ -207,20 +208,24 @@ def _is_file_id(file_id: str) -> bool:
 _BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
-def _base64_problem(payload: str) -> str | None:
-    """What makes ``payload`` invalid base64, or ``None``.
+def _base64_problem(url: str, start: int) -> str | None:
+    """What makes the base64 data of ``url`` (from ``start``) invalid, or ``None``.
 
-    Checks alphabet, length and padding with ``bytes.translate`` and ``find``, which run at
-    memory speed; decoding a large image fully would cost several times more and tell no more.
+    Alphabet, length and padding are checked with ``bytes.translate`` and ``find`` over the
+    whole URL at once: about three times faster than decoding, and no slice of a large image
+    is copied. Deleting the alphabet leaves only the header's own punctuation when the data is
+    clean.
     """
-    if not payload.isascii():
+    try:
+        data = url.encode("ascii")
+    except UnicodeEncodeError:
         return "data URL is not valid base64: non-ASCII character"
-    data = payload.encode("ascii")
-    if data.translate(None, _BASE64_ALPHABET):
+    if len(data.translate(None, _BASE64_ALPHABET)) != len(url[:start].encode().translate(None, _BASE64_ALPHABET)):
         return "data URL is not valid base64: character outside A-Z, a-z, 0-9, +, /, ="
-    if len(data) % 4:
-        return f"data URL is not valid base64: length {len(data)} is not a multiple of 4"
-    padding = data.find(b"=")
+    length = len(data) - start
+    if length % 4:
+        return f"data URL is not valid base64: length {length} is not a multiple of 4"
+    padding = data.find(b"=", start)
     if padding != -1 and (len(data) - padding > 2 or data[-1] != 0x3D):
         return "data URL is not valid base64: '=' padding only at the end, at most two"
     return None
@@ -252,10 +257,18 @@ class _LineChecker:
             report.problems.append(Problem(line, field, message))
 
     def check_lines(self, lines: Iterable[bytes]) -> None:
+        """Check every line; the common valid shape is recognised inline, anything else is
+        handed to the detailed checks, which find and word the problems."""
         report = self.report
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
-        check = self.check_request
+        first_line_of = self.seen_ids.setdefault
+        check_request = self.check_request
+        check_body = self.check_body
+        forbidden = _FORBIDDEN_BODY_KEYS
+        roles = MESSAGE_ROLES
+        thinking_types = THINKING_TYPES
+        file_model: object = _NO_MODEL
         number = 0
         size = 0
         for raw in lines:
@@ -269,9 +282,48 @@ class _LineChecker:
                 else:
                     self.add(number, "$", "blank line (every line must hold one request)")
                 continue
-            check(number, request)
+            if type(request) is not dict or len(request) != 4:
+                check_request(number, request)
+                continue
+            custom_id = request.get("custom_id")
+            body = request.get("body")
+            if not (
+                type(custom_id) is str
+                and custom_id
+                and type(body) is dict
+                and request.get("method") == METHOD
+                and request.get("url") == ENDPOINT_URL
+            ):
+                check_request(number, request)
+                continue
+            first = first_line_of(custom_id, number)
+            if first != number:
+                self.add_duplicate(number, custom_id, first)
+            messages = body.get("messages")
+            thinking = body.get("thinking")
+            if (
+                body.get("model") == file_model
+                and type(messages) is list
+                and messages
+                and forbidden.isdisjoint(body)
+                and (thinking is None or (type(thinking) is dict and thinking.get("type") in thinking_types))
+            ):
+                for message in messages:
+                    if (
+                        type(message) is not dict
+                        or type(message.get("content")) is not str
+                        or message.get("role") not in roles
+                    ):
+                        break
+                else:
+                    continue
+            check_body(number, body)
+            file_model = report.model if self.model_ok else _NO_MODEL
         report.lines = number
         report.bytes = size
+
+    def add_duplicate(self, line: int, custom_id: str, first: int) -> None:
+        self.add(line, "custom_id", f"duplicate {_preview(custom_id)}, first used on line {first}")
 
     def check_request(self, line: int, request: Any) -> None:
         if type(request) is not dict:
@@ -289,7 +341,7 @@ class _LineChecker:
         if type(custom_id) is str and custom_id:
             first = self.seen_ids.setdefault(custom_id, line)
             if first != line:
-                self.add(line, "custom_id", f"duplicate {_preview(custom_id)}, first used on line {first}")
+                self.add_duplicate(line, custom_id, first)
         elif "custom_id" in request:
             self.add(line, "custom_id", f"must be a non-empty string, got {_describe(custom_id)}")
 
@@ -320,8 +372,9 @@ class _LineChecker:
             if body.get("stream", False) is not False:
                 self.add(line, "body.stream", "a batch request cannot stream; leave it out")
 
-        if "thinking" in body:
-            self.check_thinking(line, body["thinking"])
+        thinking = body.get("thinking")
+        if thinking is not None:
+            self.check_thinking(line, thinking)
 
         messages = body.get("messages")
         if type(messages) is not list or not messages:
@@ -454,7 +507,7 @@ def _media_url_problem(kind: str, url: str, known_file_ids: Collection[str] | No
             return f'unsupported {kind} type "{mime}" (supported: {", ".join(sorted(supported))})'
         if comma == len(url) - 1:
             return "data URL holds no data"
-        return _base64_problem(url[comma + 1 :])
+        return _base64_problem(url, comma + 1)
     if url.startswith(MEDIA_FILE_REFERENCE_PREFIX):
         file_id = url[len(MEDIA_FILE_REFERENCE_PREFIX) :]
         if not _is_file_id(file_id):
