@@ -36,6 +36,7 @@ FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
 # Kimi writes no purpose of its own for results; like OpenAI, output and error files are
 # ``batch_output`` files, listed and downloaded like any other file.
 OUTPUT_PURPOSE = "batch_output"
+MAX_REQUESTS_PER_STEP = 5000
 _API_TIMES = (
     "in_progress_at",
     "finalizing_at",
@@ -256,6 +257,8 @@ class BatchEngine:
         due = min(max(due, done), record.total)
         if record.hold_after is not None:
             due = min(due, max(record.hold_after, done))
+        # A huge batch runs in slices, so reads in between are not kept waiting on the lock.
+        due = min(due, done + MAX_REQUESTS_PER_STEP)
         self._run_requests(record, due - done, per_request)
         done = record.completed + record.failed
         if record.hold_after is not None and done >= record.hold_after and done < record.total:

@@ -48,7 +48,7 @@ class FileRecord:
             "filename": self.filename,
             "purpose": self.purpose,
             "status": status,
-            "status_details": "",
+            "status_details": None,
         }
 
 

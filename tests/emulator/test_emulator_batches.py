@@ -391,6 +391,33 @@ def test_hold_release_and_rush_through_admin_routes(make_emulator):
     assert (status, rushed["status"]) == (200, "completed")
 
 
+def test_hold_new_batches_admin_route(make_emulator):
+    emu = make_emulator()
+    client = client_for(emu)
+    status, _, body = raw(emu, "POST", "/_emulator/hold-new-batches?after_requests=3", key=None)
+    assert (status, body) == (200, {"hold_new_batches_after": 3})
+    held = wait_until(client, start_batch(client, five_lines()), ("in_progress",))
+    assert held.request_counts.completed == 3
+    raw(emu, "POST", "/_emulator/hold-new-batches", key=None)
+    assert wait_until(client, start_batch(client, five_lines())).status == "completed"
+    stats = raw(emu, "GET", "/_emulator/stats", key=None)[2]
+    assert (stats["uploads"], stats["batches_created"]) == (2, 2)
+    assert stats["requests"]["POST /_emulator/hold-new-batches"] == 2
+
+
+def test_cancel_while_finalizing_keeps_every_result(make_emulator):
+    emu = make_emulator(time_scale=1.0, validating_seconds=0, requests_per_second=1000, finalizing_seconds=60)
+    client = client_for(emu)
+    batch_id = start_batch(client, five_lines())
+    wait_until(client, batch_id, ("finalizing",))
+    assert client.batches.cancel(batch_id).status == "cancelling"
+    emu.rush(batch_id)
+    batch = wait_until(client, batch_id)
+    assert batch.status == "cancelled"
+    assert batch.error_file_id is None
+    assert len(read_jsonl(client, batch.output_file_id)) == 5
+
+
 def test_admin_hold_with_unknown_batch_is_404(emulator):
     status, _, body = raw(emulator, "POST", "/_emulator/batches/nosuchbatch000000000/hold", key=None)
     assert status == 404
