@@ -117,3 +117,31 @@ def test_writes_to_object_storage_like_directory(tmp_path):
     parts = split_file(path, MemoryDir(files), max_lines=4)
     assert [str(p.path) for p in parts] == [f"mem://bucket/parts/data.part-000{i}.jsonl" for i in (1, 2, 3)]
     assert b"".join(files[str(p.path)] for p in parts) == path.read_bytes()
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1000])
+def test_chunk_boundaries_never_cut_a_line(tmp_path, monkeypatch, chunk):
+    path = dataset(tmp_path, 30)
+    path.write_bytes(path.read_bytes()[:-1])  # last line without its newline
+    expected = split_file(path, tmp_path / "whole", max_bytes=900, max_lines=5)
+    monkeypatch.setattr("airflow_provider_kimi.batch.splitter._CHUNK_BYTES", chunk)
+    parts = split_file(path, tmp_path / "out", max_bytes=900, max_lines=5)
+    assert b"".join(Path(p.path).read_bytes() for p in parts) == path.read_bytes()
+    assert [(p.lines, p.bytes, p.first_custom_id, p.last_custom_id) for p in parts] == [
+        (p.lines, p.bytes, p.first_custom_id, p.last_custom_id) for p in expected
+    ]
+    assert all(p.bytes <= 900 and p.lines <= 5 for p in parts)
+    assert any(p.lines == 5 for p in parts)
+    assert any(p.lines < 5 for p in parts[:-1])
+
+
+@pytest.mark.parametrize("chunk", [16, 1 << 22])
+def test_oversize_line_spanning_chunks_is_measured_exactly(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr("airflow_provider_kimi.batch.splitter._CHUNK_BYTES", chunk)
+    long_line = request("b", messages=[{"role": "user", "content": "z" * 3000}])
+    path = write_lines(tmp_path / "data.jsonl", [request("a"), long_line, request("c")])
+    with pytest.raises(SplitError) as caught:
+        split_file(path, tmp_path / "out", max_bytes=400)
+    size = len(orjson.dumps(long_line)) + 1
+    assert str(caught.value) == f"{path}:2: $: line is {size} bytes, over the part limit of 400 bytes"
+    assert list((tmp_path / "out").iterdir()) == []
