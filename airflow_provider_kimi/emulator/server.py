@@ -102,10 +102,16 @@ class KimiEmulator:
             time.sleep(0.005)
         return self
 
-    def stop(self) -> None:
-        """Stop serving, and drop the temporary folder unless state lives in ``state_dir``."""
+    def stop(self, wait: bool = True) -> None:
+        """Stop serving, and drop the temporary folder unless state lives in ``state_dir``.
+
+        ``wait=False`` only asks the server to stop and returns at once (it keeps shutting down
+        in its thread); a later ``stop()`` waits for it and cleans up.
+        """
         if self._server is not None:
             self._server.should_exit = True
+        if not wait:
+            return
         if self._thread is not None:
             self._thread.join(SHUTDOWN_TIMEOUT)
         if self._socket is not None:

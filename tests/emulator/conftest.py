@@ -14,8 +14,17 @@ from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 FAST = {"time_scale": 0.0, "access_log": False, "log_level": "warning"}
 
 
+@pytest.fixture(scope="session")
+def _stopping() -> Iterator[list[KimiEmulator]]:
+    """Emulators asked to stop; they wind down in the background and are joined at the end."""
+    stopping: list[KimiEmulator] = []
+    yield stopping
+    for emu in stopping:
+        emu.stop()
+
+
 @pytest.fixture
-def make_emulator() -> Iterator[Callable[..., KimiEmulator]]:
+def make_emulator(_stopping: list[KimiEmulator]) -> Iterator[Callable[..., KimiEmulator]]:
     """Start emulators with ``FAST`` settings plus overrides; all are stopped at teardown."""
     started: list[KimiEmulator] = []
 
@@ -26,7 +35,8 @@ def make_emulator() -> Iterator[Callable[..., KimiEmulator]]:
 
     yield make
     for emu in started:
-        emu.stop()
+        emu.stop(wait=False)
+        _stopping.append(emu)
 
 
 @pytest.fixture(scope="module")

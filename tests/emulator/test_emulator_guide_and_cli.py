@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from emulator_helpers import client_for
 
+from airflow_provider_kimi.cli.main import main
+
 GUIDE_SCRIPT = Path(__file__).with_name("guide_classification.py")
 CATEGORIES = ("Literature", "News", "Academic", "Technology", "Lifestyle")
 
@@ -64,8 +66,8 @@ def test_cli_prints_its_base_url_serves_and_stops_on_signal(stop_signal):
     assert "stopped" in out
 
 
-def test_cli_refuses_a_bad_fault_spec():
-    process = _start_cli("--faults", "teapot=0.5")
-    _, err = process.communicate(timeout=10)
-    assert process.returncode == 2
-    assert "teapot" in err
+def test_cli_refuses_a_bad_fault_spec(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["emulator", "--faults", "teapot=0.5"])
+    assert caught.value.code == 2
+    assert "teapot" in capsys.readouterr().err
