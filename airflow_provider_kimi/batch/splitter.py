@@ -22,9 +22,9 @@ from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES, MAX_LINES
 
 PART_SUFFIX = ".jsonl"
 _ID_PREFIX = b'{"custom_id":'
+_ID_OPENING = _ID_PREFIX + b'"'
 _QUOTE = 0x22
 _SPACE = 0x20
-_CHUNK_BYTES = 1 << 22
 
 
 class SplitError(ValueError):
@@ -89,128 +89,73 @@ def split_file(
 def _split(
     source: Any, target: Any, stem: str, max_bytes: int, max_lines: int | None, written: list[Any]
 ) -> list[SplitPart]:
-    with open_read(source) as handle:
-        splitter = _Splitter(display_name(source), target, stem, max_bytes, max_lines, written)
-        try:
-            splitter.run(handle)
-        finally:
-            splitter.close_part()
-    if not splitter.parts:
-        raise SplitError(f"{splitter.file}:0: file: file is empty; nothing to split")
-    return splitter.parts
+    """Copy lines into parts. Per line only the ``custom_id`` is read; the loop keeps its
+    counters in locals because this is the whole per-line cost of splitting."""
+    file = display_name(source)
+    line_limit = max_lines if max_lines is not None else -1
+    first_line_of: Any = {}.setdefault
+    id_start = len(_ID_OPENING)
+    parts: list[SplitPart] = []
+    out: IO[bytes] | None = None
+    part_lines = part_bytes = 0
+    first_id = last_id = b""
+    try:
+        with open_read(source) as handle:
+            for number, line in enumerate(handle, start=1):
+                size = len(line)
+                if size > max_bytes:
+                    raise SplitError(
+                        f"{file}:{number}: $: line is {size} bytes, over the part limit of {max_bytes} bytes"
+                    )
+                close = line.find(b'"', id_start) if line.startswith(_ID_OPENING) else -1
+                if close > id_start and line.find(b"\\", id_start, close) == -1:
+                    custom_id = line[id_start:close]
+                else:
+                    custom_id = _custom_id(line, file, number)
+                first = first_line_of(custom_id, number)
+                if first != number:
+                    shown = orjson.dumps(custom_id.decode("utf-8", "replace")).decode()
+                    raise SplitError(f"{file}:{number}: custom_id: duplicate {shown}, first used on line {first}")
+                if out is not None and (part_bytes + size > max_bytes or part_lines == line_limit):
+                    out.close()
+                    out = None
+                    parts.append(_part(written[-1], part_lines, part_bytes, first_id, last_id))
+                if out is None:
+                    part_path = target / part_name(stem, len(parts) + 1)
+                    written.append(part_path)
+                    out = open_write(part_path)
+                    part_lines = part_bytes = 0
+                    first_id = custom_id
+                out.write(line)
+                part_lines += 1
+                part_bytes += size
+                last_id = custom_id
+        if out is not None:
+            out.close()
+            out = None
+            parts.append(_part(written[-1], part_lines, part_bytes, first_id, last_id))
+    finally:
+        if out is not None:
+            out.close()
+    if not parts:
+        raise SplitError(f"{file}:0: file: file is empty; nothing to split")
+    return parts
 
 
-class _Splitter:
-    """Reads large chunks, finds line ends with ``find``, and writes runs of whole lines as
-    slices of the chunk: per line, only its ``custom_id`` is looked at."""
+def _custom_id(line: bytes, file: str, number: int) -> bytes:
+    """The line's ``custom_id`` as UTF-8 bytes when it does not open the line plainly.
 
-    def __init__(
-        self, file: str, target: Any, stem: str, max_bytes: int, max_lines: int | None, written: list[Any]
-    ) -> None:
-        self.file = file
-        self.target = target
-        self.stem = stem
-        self.max_bytes = max_bytes
-        self.line_limit = max_lines if max_lines is not None else -1
-        self.written = written
-        self.parts: list[SplitPart] = []
-        self.seen: dict[bytes, int] = {}
-        self.out: IO[bytes] | None = None
-        self.part_lines = 0
-        self.part_bytes = 0
-        self.first_id = b""
-        self.last_id = b""
-        self.number = 0
-
-    def run(self, handle: IO[bytes]) -> None:
-        pending = b""
-        while chunk := handle.read(_CHUNK_BYTES):
-            data = pending + chunk if pending else chunk
-            end = data.rfind(b"\n") + 1
-            if end:
-                self.take(data, end)
-            pending = data[end:]
-            if len(pending) > self.max_bytes:
-                self.refuse_long_line(handle, len(pending))
-        if pending:
-            self.take(pending, len(pending))
-
-    def take(self, data: bytes, end: int) -> None:
-        """Route the whole lines in ``data[:end]`` to parts, writing each run in one call."""
-        max_bytes = self.max_bytes
-        seen = self.seen
-        view = memoryview(data)
-        run_start = position = 0
-        while position < end:
-            newline = data.find(b"\n", position, end)
-            following = newline + 1 if newline != -1 else end
-            size = following - position
-            self.number += 1
-            if size > max_bytes:
-                raise SplitError(
-                    f"{self.file}:{self.number}: $: line is {size} bytes, over the part limit of {max_bytes} bytes"
-                )
-            custom_id = _custom_id(data, position, following, self.file, self.number)
-            first = seen.setdefault(custom_id, self.number)
-            if first != self.number:
-                shown = orjson.dumps(custom_id.decode("utf-8", "replace")).decode()
-                raise SplitError(f"{self.file}:{self.number}: custom_id: duplicate {shown}, first used on line {first}")
-            if self.out is not None and (self.part_bytes + size > max_bytes or self.part_lines == self.line_limit):
-                self.out.write(view[run_start:position])
-                self.close_part()
-            if self.out is None:
-                self.open_part(custom_id)
-                run_start = position
-            self.part_lines += 1
-            self.part_bytes += size
-            self.last_id = custom_id
-            position = following
-        if self.out is not None and run_start < end:
-            self.out.write(view[run_start:end])
-
-    def open_part(self, first_id: bytes) -> None:
-        part_path = self.target / part_name(self.stem, len(self.parts) + 1)
-        self.written.append(part_path)
-        self.out = open_write(part_path)
-        self.part_lines = self.part_bytes = 0
-        self.first_id = first_id
-
-    def close_part(self) -> None:
-        if self.out is None:
-            return
-        self.out.close()
-        self.out = None
-        self.parts.append(_part(self.written[-1], self.part_lines, self.part_bytes, self.first_id, self.last_id))
-
-    def refuse_long_line(self, handle: IO[bytes], size: int) -> None:
-        """Measure the rest of a line already too long for any part, without keeping it."""
-        while chunk := handle.read(_CHUNK_BYTES):
-            newline = chunk.find(b"\n")
-            if newline != -1:
-                size += newline + 1
-                break
-            size += len(chunk)
-        raise SplitError(
-            f"{self.file}:{self.number + 1}: $: line is {size} bytes, over the part limit of {self.max_bytes} bytes"
-        )
-
-
-def _custom_id(data: bytes, start: int, stop: int, file: str, number: int) -> bytes:
-    """The ``custom_id`` of the line ``data[start:stop]`` as UTF-8 bytes, read without parsing
-    the line when possible.
-
-    Lines written by this package (and most others) start with ``{"custom_id":"...``: the id is
-    then the bytes up to the next quote, provided they hold no escape. Anything else is parsed.
+    Lines written by this package (and most others) start with ``{"custom_id":"...``, which
+    the splitting loop reads without parsing; this handles spaces, escapes, other key orders.
     """
-    if data.startswith(_ID_PREFIX, start, stop):
-        begin = start + len(_ID_PREFIX)
-        while begin < stop and data[begin] == _SPACE:
+    if line.startswith(_ID_PREFIX):
+        begin = len(_ID_PREFIX)
+        while begin < len(line) and line[begin] == _SPACE:
             begin += 1
-        if begin < stop and data[begin] == _QUOTE:
-            close = data.find(b'"', begin + 1, stop)
-            if close > begin + 1 and data.find(b"\\", begin + 1, close) == -1:
-                return data[begin + 1 : close]
-    line = data[start:stop]
+        if begin < len(line) and line[begin] == _QUOTE:
+            close = line.find(b'"', begin + 1)
+            if close > begin + 1 and line.find(b"\\", begin + 1, close) == -1:
+                return line[begin + 1 : close]
     try:
         request = orjson.loads(line)
     except orjson.JSONDecodeError as error:
