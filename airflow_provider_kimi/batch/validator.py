@@ -7,8 +7,10 @@ and ``grep`` understand.
 
 Memory stays bounded: the only thing kept per line is the ``custom_id`` (needed to name the first
 line of a duplicate). Speed matters too: each line is parsed once with ``orjson`` and the checks
-on the common, valid path are plain dictionary look-ups; base64 payloads are checked by the C
-decoder, never by a regular expression.
+on the common, valid path are plain dictionary look-ups done inline; base64 payloads are
+checked with ``bytes.translate`` (alphabet) and ``find`` (padding) rather than decoded, which
+is about three times faster than ``binascii.a2b_base64(strict_mode=True)`` and finds the same
+faults.
 
 Line numbers count from 1. Line 0 stands for the file as a whole (its name, size or emptiness).
 """
