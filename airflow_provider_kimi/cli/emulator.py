@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_kimi.emulator import KimiEmulator
-
+    from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 DEFAULT_PORT = 8765
 
 
@@ -71,6 +71,12 @@ def register(subparsers: Any) -> None:
     rules.add_argument("--file-status", choices=("ok", "ready"), default="ok", help="status of stored files")
     rules.add_argument("--max-file-mb", type=float, default=100.0, help="largest file accepted (MB)")
     rules.add_argument("--max-files", type=int, default=1000, help="file count quota")
+    rules.add_argument("--max-total-gb", type=float, default=10.0, help="quota of all files together (GB)")
+    rules.add_argument(
+        "--hold-new-batches-after",
+        type=int,
+        help="new batches pause after this many requests (release them through the admin routes)",
+    )
 
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
@@ -87,39 +93,48 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
+    """The emulator settings the command line asks for (``ValueError`` if they do not fit)."""
+    from airflow_provider_kimi.emulator import EmulatorSettings
+    from airflow_provider_kimi.emulator.settings import GIB, MIB
+
+    return EmulatorSettings(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        state_dir=args.state_dir,
+        time_scale=args.time_scale,
+        window_scale=args.window_scale,
+        requests_per_second=args.rate,
+        validating_seconds=args.validating_seconds,
+        finalizing_seconds=args.finalizing_seconds,
+        cancelling_seconds=args.cancelling_seconds,
+        allowed_models=frozenset(m.strip() for m in args.models.split(",") if m.strip()),
+        forbidden_params_policy=args.forbidden_params_policy,
+        report_validation_errors=args.report_validation_errors,
+        report_expired_at=args.report_expired_at,
+        file_status=args.file_status,
+        max_file_bytes=int(args.max_file_mb * MIB),
+        max_files=args.max_files,
+        max_total_bytes=int(args.max_total_gb * GIB),
+        hold_new_batches_after=args.hold_new_batches_after,
+        faults=args.faults,
+        seed=args.seed,
+        retry_after_seconds=args.retry_after,
+        slow_seconds=args.slow_seconds,
+        access_log=not args.quiet,
+        log_level="warning" if args.quiet else "info",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM."""
-    from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
-    from airflow_provider_kimi.emulator.settings import MIB
+    from airflow_provider_kimi.emulator import KimiEmulator
 
     try:
-        settings = EmulatorSettings(
-            host=args.host,
-            port=args.port,
-            api_key=args.api_key,
-            state_dir=args.state_dir,
-            time_scale=args.time_scale,
-            window_scale=args.window_scale,
-            requests_per_second=args.rate,
-            validating_seconds=args.validating_seconds,
-            finalizing_seconds=args.finalizing_seconds,
-            cancelling_seconds=args.cancelling_seconds,
-            allowed_models=frozenset(m.strip() for m in args.models.split(",") if m.strip()),
-            forbidden_params_policy=args.forbidden_params_policy,
-            report_validation_errors=args.report_validation_errors,
-            report_expired_at=args.report_expired_at,
-            file_status=args.file_status,
-            max_file_bytes=int(args.max_file_mb * MIB),
-            max_files=args.max_files,
-            faults=args.faults,
-            seed=args.seed,
-            retry_after_seconds=args.retry_after,
-            slow_seconds=args.slow_seconds,
-            access_log=not args.quiet,
-            log_level="warning" if args.quiet else "info",
-        )
+        settings = settings_from_args(args)
     except ValueError as exc:
-        print(f"kimi-batch emulator: {exc}")
+        print(f"kimi-batch emulator: {exc}", file=sys.stderr)
         return 2
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: end quietly with 0.
     previous = signal.signal(signal.SIGTERM, _interrupt)

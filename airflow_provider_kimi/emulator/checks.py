@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_kimi.emulator.errors import ApiError, bad_request, quota_exceeded
+from airflow_provider_kimi.emulator.errors import bad_request, quota_exceeded
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 
 UPLOAD_PURPOSES = frozenset({"batch", "image", "video", "file-extract"})
@@ -291,6 +291,3 @@ def parse_json_body(raw: bytes) -> Any:
         return json.loads(raw) if raw else None
     except ValueError as exc:
         raise bad_request("the request body is not valid JSON") from exc
-
-
-__all__ = ["ApiError", "BatchRequest", "InputProblem", "InputReport"]

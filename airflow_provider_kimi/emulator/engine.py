@@ -289,7 +289,6 @@ class BatchEngine:
                 line, ok = self._execute(json.loads(raw), created)
                 (output if ok else errors).write(orjson.dumps(line) + b"\n")
                 record.input_offset = offset
-                record.input_line += 1
                 if ok:
                     record.completed += 1
                 else:

@@ -14,7 +14,7 @@ import shutil
 import string
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,13 +85,11 @@ class BatchRecord:
     phase_started: float = 0.0
     # Where processing stands in the input file.
     input_offset: int = 0
-    input_line: int = 0
     # Hold: frozen since ``held_at``; or about to freeze once ``hold_after`` requests are done.
     held_at: float | None = None
     hold_after: int | None = None
     # Fast-forward: every remaining delay counts as zero.
     rush: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Store:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from emulator_helpers import client_for
 
-from airflow_provider_kimi.cli.main import main
+from airflow_provider_kimi.cli.emulator import settings_from_args
+from airflow_provider_kimi.cli.main import build_parser, main
 
 GUIDE_SCRIPT = Path(__file__).with_name("guide_classification.py")
 CATEGORIES = ("Literature", "News", "Academic", "Technology", "Lifestyle")
@@ -71,3 +72,45 @@ def test_cli_refuses_a_bad_fault_spec(capsys):
         main(["emulator", "--faults", "teapot=0.5"])
     assert caught.value.code == 2
     assert "teapot" in capsys.readouterr().err
+
+
+def test_cli_flags_map_onto_settings(tmp_path):
+    args = build_parser().parse_args(
+        [
+            "emulator",
+            "--state-dir",
+            str(tmp_path),
+            "--time-scale",
+            "0.5",
+            "--window-scale",
+            "0.001",
+            "--rate",
+            "7",
+            "--models",
+            "kimi-k2.6",
+            "--forbidden-params-policy",
+            "fail_line",
+            "--report-validation-errors",
+            "--max-file-mb",
+            "1",
+            "--hold-new-batches-after",
+            "3",
+            "--faults",
+            "429=0.2,drop=0.1",
+            "--seed",
+            "9",
+            "--quiet",
+        ]
+    )
+    settings = settings_from_args(args)
+    assert settings.port == 8765
+    assert settings.api_key is None
+    assert settings.state_dir == tmp_path
+    assert (settings.time_scale, settings.window_scale, settings.requests_per_second) == (0.5, 0.001, 7)
+    assert settings.allowed_models == frozenset({"kimi-k2.6"})
+    assert settings.forbidden_params_policy == "fail_line"
+    assert settings.report_validation_errors is True
+    assert settings.max_file_bytes == 1024 * 1024
+    assert settings.hold_new_batches_after == 3
+    assert (settings.faults, settings.seed) == ({"429": 0.2, "drop": 0.1}, 9)
+    assert settings.access_log is False
