@@ -109,8 +109,8 @@ class EmulatorRoutes:
 
     # -- files ------------------------------------------------------------------------------
     async def upload_file(self, request: Request) -> Response:
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > self.settings.max_file_bytes + MULTIPART_OVERHEAD:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.settings.max_file_bytes + MULTIPART_OVERHEAD:
             raise bad_request(f"file is larger than the limit of {self.settings.max_file_bytes} bytes")
         # Starlette spools file parts above 1 MB to a temporary file, so the upload never sits
         # in memory whole; it is then copied to the store in chunks.

@@ -418,6 +418,21 @@ def test_cancel_while_finalizing_keeps_every_result(make_emulator):
     assert len(read_jsonl(client, batch.output_file_id)) == 5
 
 
+def test_deleting_the_input_of_a_running_batch_lets_it_finish(make_emulator):
+    emu = make_emulator(hold_new_batches_after=2)
+    client = client_for(emu)
+    file_id = upload_lines(client, five_lines())
+    batch_id = client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h").id
+    wait_until(client, batch_id, ("in_progress",))
+    client.files.delete(file_id)
+    emu.release(batch_id)
+    batch = wait_until(client, batch_id)
+    assert batch.status == "completed"
+    assert len(read_jsonl(client, batch.output_file_id)) == 5
+    held = {f.content_name for f in emu.store.files.values()}
+    assert {p.name for p in emu.store.content_dir.iterdir()} == held
+
+
 def test_admin_hold_with_unknown_batch_is_404(emulator):
     status, _, body = raw(emulator, "POST", "/_emulator/batches/nosuchbatch000000000/hold", key=None)
     assert status == 404
