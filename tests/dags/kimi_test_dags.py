@@ -1,0 +1,88 @@
+"""DAGs the tests run with ``dag.test()``: each stage of a Kimi batch as its own task.
+
+Inputs come from the run's conf (``texts``, ``model``), files go under ``KIMI_TEST_STORAGE``,
+and ``kimi_default`` points at the local server a test started.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import DAG, ObjectStoragePath, task
+
+from airflow_provider_kimi.batch.builders import prompt_requests
+from airflow_provider_kimi.batch.writer import write_requests
+from airflow_provider_kimi.operators.kimi import (
+    KimiCancelBatchOperator,
+    KimiCreateBatchOperator,
+    KimiUploadFileOperator,
+)
+from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
+
+POLL = 0.1
+START = pendulum.datetime(2026, 1, 1, tz="UTC")
+
+
+@task
+def build_input(dag_run: Any = None, run_id: str | None = None) -> str:
+    """Write the conf's texts as request lines (the model as given, even one Kimi refuses)."""
+    conf = dag_run.conf or {}
+    folder = ObjectStoragePath(os.environ["KIMI_TEST_STORAGE"]) / re.sub(r"[^\w.-]", "_", str(run_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "requests.jsonl"
+    texts = conf.get("texts", ["one", "two", "three"])
+    write_requests(prompt_requests(texts, model=conf.get("model", "kimi-k2.5")), path)
+    return str(path)
+
+
+def upload_and_create(validate: bool = True) -> Any:
+    file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input(), validate=validate).output
+    return KimiCreateBatchOperator(task_id="create", input_file_id=file_id).output
+
+
+for mode in ("deferred", "poke", "reschedule"):
+    with DAG(f"kimi_wait_{mode}", schedule=None, start_date=START, catchup=False):
+        KimiBatchSensor(
+            task_id="wait",
+            batch_id=upload_and_create(),
+            deferrable=mode == "deferred",
+            mode="reschedule" if mode == "reschedule" else "poke",
+            poke_interval=POLL,
+            timeout=120,
+        )
+
+with DAG("kimi_wait_accepting_partial_results", schedule=None, start_date=START, catchup=False):
+    KimiBatchSensor(
+        task_id="wait",
+        batch_id=upload_and_create(),
+        deferrable=True,
+        poke_interval=POLL,
+        timeout=120,
+        succeed_on=("completed", "expired", "cancelled"),
+    )
+
+with DAG("kimi_rejected_input", schedule=None, start_date=START, catchup=False):
+    KimiBatchSensor(
+        task_id="wait", batch_id=upload_and_create(validate=False), deferrable=True, poke_interval=POLL, timeout=120
+    )
+
+with DAG("kimi_validated_upload", schedule=None, start_date=START, catchup=False):
+    KimiUploadFileOperator(task_id="upload", file_path=build_input())
+
+with DAG("kimi_cancel", schedule=None, start_date=START, catchup=False):
+    batch_id = upload_and_create()
+    cancel = KimiCancelBatchOperator(
+        task_id="cancel", batch_id=batch_id, wait_for_cancellation=True, poll_interval=POLL
+    )
+    cancel_again = KimiCancelBatchOperator(task_id="cancel_again", batch_id=batch_id)
+    wait = KimiBatchSensor(task_id="wait", batch_id=batch_id, deferrable=True, poke_interval=POLL, timeout=120)
+    cancel >> cancel_again >> wait
+
+with DAG("kimi_create_and_wait", schedule=None, start_date=START, catchup=False):
+    file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input()).output
+    KimiCreateBatchOperator(
+        task_id="create", input_file_id=file_id, wait_for_completion=True, deferrable=True, poll_interval=POLL
+    )
