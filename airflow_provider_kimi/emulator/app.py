@@ -103,6 +103,7 @@ class EmulatorRoutes:
     def _counted(self, name: str, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
             self.stats.count_request(name)
+            self.stats.count_client(request.headers.get("user-agent", ""))
             return await handler(request)
 
         return endpoint
@@ -259,7 +260,7 @@ async def _tick_forever(engine: BatchEngine, interval: float) -> None:
             logger.exception("the batch ticker failed; it keeps running")
 
 
-def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> ASGIApp:
+def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> FaultInjector:
     """The full ASGI app: fault injection around Starlette with bearer auth."""
 
     @asynccontextmanager

@@ -33,6 +33,11 @@ class FaultPlan:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
+    @property
+    def active(self) -> bool:
+        """True when any kind of fault has a share above zero."""
+        return any(share > 0 for _, share in self._faults)
+
     def draw(self) -> str | None:
         with self._lock:
             roll = self._rng.random()
@@ -80,8 +85,15 @@ class FaultInjector:
         self.stats = stats
         self.plan = FaultPlan(settings.faults, settings.seed)
 
+    def set_faults(self, faults: dict[str, float], seed: int | None = None) -> None:
+        """Change the schedule of a running server: an outage in the middle of a run, then recovery."""
+        unknown = set(faults) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
+        self.plan = FaultPlan(faults, seed)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1") or not self.settings.faults:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1") or not self.plan.active:
             await self.app(scope, receive, send)
             return
         kind = self.plan.draw()

@@ -164,6 +164,10 @@ class KimiEmulator:
         """Skip every remaining delay of the batch."""
         return self.engine.rush(batch_id)
 
+    def set_faults(self, faults: dict[str, float], seed: int | None = None) -> None:
+        """Replace the fault schedule while serving (``{}`` ends the outage)."""
+        self.app.set_faults(faults, seed)
+
     def hold_new_batches(self, after_requests: int | None) -> None:
         """Make batches created from now on hold after that many requests (``None`` to stop)."""
         self.engine.hold_new_batches_after = after_requests

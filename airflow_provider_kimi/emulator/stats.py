@@ -16,10 +16,16 @@ class EmulatorStats:
         self.batches_created = 0
         self.requests: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.user_agents: Counter[str] = Counter()
 
     def count_request(self, route: str) -> None:
         with self._lock:
             self.requests[route] += 1
+
+    def count_client(self, user_agent: str) -> None:
+        """Count calls per client kind (``OpenAI``, ``AsyncOpenAI``...): shows which side polled."""
+        with self._lock:
+            self.user_agents[user_agent.split("/", 1)[0] or "unknown"] += 1
 
     def count_fault(self, kind: str) -> None:
         with self._lock:
@@ -41,4 +47,5 @@ class EmulatorStats:
                 "batches_created": self.batches_created,
                 "requests": dict(self.requests),
                 "faults": dict(self.faults),
+                "user_agents": dict(self.user_agents),
             }

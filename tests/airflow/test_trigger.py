@@ -22,8 +22,8 @@ REQUEST = {
 
 
 def start_batch(emulator: Any, tmp_path: Path, lines: int = 3) -> str:
-    """Upload and create through a patient client, so setup survives injected faults."""
-    client = openai.OpenAI(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=20)
+    """Upload and create a batch of ``lines`` requests."""
+    client = openai.OpenAI(api_key=emulator.api_key, base_url=emulator.base_url)
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps({"custom_id": f"r{i}", **REQUEST}) + "\n" for i in range(lines)))
     file_id = client.files.create(file=path, purpose="batch").id
@@ -96,8 +96,9 @@ def test_a_wrong_key_ends_the_wait_at_once_without_showing_the_key(make_kimi, mo
 
 
 def test_outlives_transient_429_and_500_answers(make_kimi, monkeypatch, tmp_path):
-    emulator = make_kimi(faults={"429": 0.3, "500": 0.3}, seed=7, retry_after_seconds=0.01)
+    emulator = make_kimi(retry_after_seconds=0.01)
     batch_id = start_batch(emulator, tmp_path)
+    emulator.set_faults({"429": 0.3, "500": 0.3}, seed=7)
     # No SDK retries: the trigger's own tolerance has to carry the wait.
     use_connection(monkeypatch, emulator.base_url, emulator.api_key, max_retries=0)
     events = all_events(KimiBatchTrigger(batch_id, poll_interval=0.05, timeout=60, max_consecutive_errors=10))

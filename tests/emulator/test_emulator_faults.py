@@ -79,3 +79,17 @@ def test_sdk_retries_through_injected_faults(make_emulator):
     for _ in range(5):
         assert client.files.list().object == "list"
     assert emu.stats()["faults"]["429"] >= 1
+
+
+def test_faults_can_start_and_stop_while_serving(make_emulator):
+    emu = make_emulator()
+    client = openai.OpenAI(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+    client.files.list()
+    emu.set_faults({"500": 1.0})
+    with pytest.raises(openai.InternalServerError):
+        client.files.list()
+    emu.set_faults({})
+    client.files.list()
+    assert emu.stats()["faults"] == {"500": 1}
+    with pytest.raises(ValueError, match="unknown fault kinds"):
+        emu.set_faults({"503": 0.5})
