@@ -28,6 +28,8 @@ CHINA_BASE_URL = "https://api.moonshot.cn/v1"
 BATCH_ENDPOINT = "/v1/chat/completions"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 3
+# Kimi's Tier1 account limit: the budget every wait of one connection shares in a triggerer.
+DEFAULT_MAX_REQUESTS_PER_MINUTE = 200.0
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
@@ -51,6 +53,8 @@ class KimiClientSettings:
     base_url: str
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
+    # Requests a minute all async waits of this connection share in one process; 0 = unlimited.
+    max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
 
 
 def resolve_client_settings(
@@ -85,7 +89,28 @@ def resolve_client_settings(
         ) from err
     if timeout <= 0 or max_retries < 0:
         raise KimiConnectionError(f"Connection {conn_id!r}: extra 'timeout' must be > 0 and 'max_retries' >= 0.")
-    return KimiClientSettings(api_key=api_key, base_url=base_url.rstrip("/"), timeout=timeout, max_retries=max_retries)
+    return KimiClientSettings(
+        api_key=api_key,
+        base_url=base_url.rstrip("/"),
+        timeout=timeout,
+        max_retries=max_retries,
+        max_requests_per_minute=_requests_per_minute(conn_id, extra),
+    )
+
+
+def _requests_per_minute(conn_id: str, extra: Mapping[str, Any]) -> float:
+    """The extra ``max_requests_per_minute``: a number >= 0 (0 or null = no limit)."""
+    raw = extra.get("max_requests_per_minute", DEFAULT_MAX_REQUESTS_PER_MINUTE)
+    try:
+        value = 0.0 if raw is None else float(raw)
+    except (TypeError, ValueError):
+        value = -1.0
+    if isinstance(raw, bool) or not value >= 0 or value == float("inf"):
+        raise KimiConnectionError(
+            f"Connection {conn_id!r}: extra 'max_requests_per_minute' must be a number >= 0 "
+            f"(0 means no limit), not {raw!r}."
+        )
+    return value
 
 
 def _upload_tuple(source: FileSource, filename: str | None) -> tuple[str, Any]:
@@ -110,7 +135,9 @@ class KimiBatchHook(BaseHook):
     The connection's password is the API key and its host the base URL (default the
     international endpoint, ``https://api.moonshot.ai/v1``; China accounts use
     ``https://api.moonshot.cn/v1``). Extras: ``timeout`` (seconds per request, default 60) and
-    ``max_retries`` (the SDK's retries of 408/409/429/5xx, honouring ``retry-after``, default 3).
+    ``max_retries`` (the SDK's retries of 408/409/429/5xx, honouring ``retry-after``, default 3),
+    ``max_requests_per_minute`` (the request budget all deferred waits of this connection share
+    in one triggerer, default 200 as Kimi's Tier1; 0 for no limit).
     Without a key in the connection, or without the default connection at all,
     ``MOONSHOT_API_KEY`` and ``MOONSHOT_BASE_URL`` are read from the environment.
 
