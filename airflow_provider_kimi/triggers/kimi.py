@@ -10,8 +10,16 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kimi.batch.polling import adaptive_poll_interval
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.hooks.async_clients import (
+    NoRequestSlotBeforeDeadline,
+    SharedAsyncClient,
+    acquire_client,
+    release_client,
+    shared_client,
+)
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
@@ -36,6 +44,11 @@ def describe_error(err: BaseException) -> str:
 class KimiBatchTrigger(BaseTrigger):
     """Poll a Kimi batch with the async client until it ends, then yield exactly one event.
 
+    Every wait of one connection in a triggerer shares one async client and one request budget
+    (the connection's ``max_requests_per_minute``, see :mod:`~airflow_provider_kimi.hooks.async_clients`),
+    so thousands of waits open a few HTTP connections and keep to the account's rate limit
+    together; a 429 makes all of them back off.
+
     The event is ``{"status": "success", "batch_id", "batch": snapshot}`` once the batch reaches a
     terminal status (``completed``, ``failed``, ``expired`` or ``cancelled``: the resumed task
     decides what each means), ``{"status": "timeout", ...}`` when ``end_time`` passes, or
@@ -44,12 +57,16 @@ class KimiBatchTrigger(BaseTrigger):
 
     :param batch_id: The batch to wait for.
     :param conn_id: The Kimi connection id. Only the id is serialized, never the key.
-    :param poll_interval: Seconds between polls.
+    :param poll_interval: Seconds between polls (the base interval when ``adaptive_polling``).
     :param timeout: Seconds to wait from now; turned into the wall-clock ``end_time``.
     :param end_time: Wall-clock deadline (epoch seconds). It is what gets serialized, so a trigger
         moved to another triggerer keeps the same deadline. Wins over ``timeout``.
     :param cancel_on_kill: Cancel the batch when a user kills the deferred task (Airflow 3.3+).
-    :param max_consecutive_errors: Transient failures (429, 5xx, network) tolerated in a row.
+    :param max_consecutive_errors: Transient failures (429, 5xx, network) tolerated in a row,
+        each after the connection's ``max_retries`` quick retries.
+    :param adaptive_polling: Poll a batch less often as it ages: ``poll_interval`` for its first
+        10 minutes, then growing with its age up to 10 x ``poll_interval`` or 10 minutes
+        (:func:`~airflow_provider_kimi.batch.polling.adaptive_poll_interval`).
     """
 
     def __init__(
@@ -62,6 +79,7 @@ class KimiBatchTrigger(BaseTrigger):
         end_time: float | None = None,
         cancel_on_kill: bool = False,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        adaptive_polling: bool = True,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if end_time is None and timeout is None:
@@ -72,6 +90,7 @@ class KimiBatchTrigger(BaseTrigger):
         self.end_time = float(end_time if end_time is not None else time.time() + float(timeout or 0))
         self.cancel_on_kill = cancel_on_kill
         self.max_consecutive_errors = int(max_consecutive_errors)
+        self.adaptive_polling = bool(adaptive_polling)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Ids and settings only: the key stays in the connection."""
@@ -84,6 +103,7 @@ class KimiBatchTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "cancel_on_kill": self.cancel_on_kill,
                 "max_consecutive_errors": self.max_consecutive_errors,
+                "adaptive_polling": self.adaptive_polling,
             },
         )
 
@@ -96,18 +116,44 @@ class KimiBatchTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the batch ends, the deadline passes, or errors make waiting pointless."""
         try:
-            client = await KimiBatchHook(kimi_conn_id=self.conn_id).get_async_conn()
+            shared = await acquire_client(self.conn_id)
         except Exception as err:
             yield self._event("error", f"Cannot build a Kimi client from {self.conn_id!r}: {describe_error(err)}")
             return
-        async with client:
-            yield await self._poll_until_done(client)
+        try:
+            event = await self._poll_until_done(shared)
+        except Exception as err:
+            event = self._event("error", f"Waiting for batch {self.batch_id} failed: {describe_error(err)}")
+        finally:
+            # The lease ends before the event leaves, so the client never outlives its last wait.
+            release_client(shared)
+        yield event
 
-    async def _poll_until_done(self, client: openai.AsyncOpenAI) -> TriggerEvent:
+    def _timeout_event(self) -> TriggerEvent:
+        return self._event(
+            "timeout",
+            f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running on Kimi.",
+        )
+
+    def next_interval(self, snapshot: dict[str, Any] | None) -> float:
+        """Seconds to the next poll: the base, or the adaptive interval for the batch's age."""
+        created_at = snapshot.get("created_at") if snapshot else None
+        if not self.adaptive_polling or not isinstance(created_at, (int, float)):
+            return self.poll_interval
+        return adaptive_poll_interval(self.poll_interval, time.time() - created_at)
+
+    async def _poll_until_done(self, shared: SharedAsyncClient) -> TriggerEvent:
+        loop = asyncio.get_running_loop()
         consecutive_errors = 0
+        snapshot: dict[str, Any] | None = None
         while True:
+            remaining = self.end_time - time.time()
             try:
-                batch = await client.batches.retrieve(self.batch_id)
+                batch = await shared.call(
+                    lambda client: client.batches.retrieve(self.batch_id), deadline=loop.time() + max(0.0, remaining)
+                )
+            except NoRequestSlotBeforeDeadline:
+                return self._timeout_event()
             except TRANSIENT_ERRORS as err:
                 consecutive_errors += 1
                 if consecutive_errors > self.max_consecutive_errors:
@@ -133,19 +179,16 @@ class KimiBatchTrigger(BaseTrigger):
                     return self._event("success", f"Batch {self.batch_id} ended {snapshot['status']}.", snapshot)
             remaining = self.end_time - time.time()
             if remaining <= 0:
-                return self._event(
-                    "timeout",
-                    f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running on Kimi.",
-                )
-            await asyncio.sleep(min(self.poll_interval, remaining))
+                return self._timeout_event()
+            await asyncio.sleep(min(self.next_interval(snapshot), remaining))
 
     async def on_kill(self) -> None:
         """Cancel the batch when a user kills the deferred task and asked for it (Airflow 3.3+)."""
         if not self.cancel_on_kill:
             return
         try:
-            async with await KimiBatchHook(kimi_conn_id=self.conn_id).get_async_conn() as client:
-                await client.batches.cancel(self.batch_id)
+            async with shared_client(self.conn_id) as shared:
+                await shared.call(lambda client: client.batches.cancel(self.batch_id))
             self.log.info("Cancelled batch %s because its task was killed.", self.batch_id)
         except Exception as err:
             self.log.warning("Could not cancel batch %s on kill: %s", self.batch_id, describe_error(err))

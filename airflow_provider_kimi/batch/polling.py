@@ -1,0 +1,114 @@
+"""When a deferred wait polls, and how the waits of one account share its request budget.
+
+Pure arithmetic over clock readings the caller passes in (no Airflow, no openai, no asyncio), so
+every rule here is testable without sleeping.
+
+Adaptive interval: a batch that has run for two hours will not finish in the next ten seconds,
+yet a fixed interval polls it as often as a fresh one. The interval stays at the configured base
+for the first ``grow_after`` seconds of the batch's life (10 minutes: small batches finish there
+and keep their quick detection), then grows in proportion to the batch's age, so the detection
+lag stays a fixed share of the time already waited (with a 60 s base: 2 minutes at 20 minutes, 6
+at an hour). It is capped at ``max_factor`` times the base and at ``max_interval`` (10 minutes),
+never below the base.
+
+Budget: Kimi counts requests per account per minute (Tier1: 200). The budget hands out send
+times spaced ``60 / requests_per_minute`` apart (a virtual schedule, as in GCRA), so no minute
+ever carries more than the limit plus one. A 429 pauses every caller of the budget together, for
+the server's ``retry-after`` when it sends one, otherwise for a delay that doubles with each
+rate-limited request that was sent after the previous pause began.
+"""
+
+from __future__ import annotations
+
+import math
+
+GROW_AFTER_SECONDS = 600.0
+MAX_GROWTH_FACTOR = 10.0
+MAX_ADAPTIVE_INTERVAL_SECONDS = 600.0
+
+FIRST_RATE_LIMIT_PAUSE_SECONDS = 1.0
+MAX_RATE_LIMIT_PAUSE_SECONDS = 120.0
+
+# In-flight requests per shared client: few enough that one process holds "a few" connections,
+# enough to carry the budget at a slow service (8 at 250 ms each is about 1,900 calls a minute).
+MIN_CONCURRENT_REQUESTS = 2
+MAX_CONCURRENT_REQUESTS = 8
+
+
+def adaptive_poll_interval(
+    base: float,
+    age: float,
+    *,
+    grow_after: float = GROW_AFTER_SECONDS,
+    max_factor: float = MAX_GROWTH_FACTOR,
+    max_interval: float = MAX_ADAPTIVE_INTERVAL_SECONDS,
+) -> float:
+    """Seconds until the next poll of a batch that is ``age`` seconds old (see the module doc)."""
+    if age <= grow_after:
+        return base
+    ceiling = max(base, min(base * max_factor, max_interval))
+    return min(ceiling, base * age / grow_after)
+
+
+def concurrent_requests_for(requests_per_minute: float) -> int:
+    """How many requests one shared client keeps in flight (and so how many connections it opens).
+
+    Enough to spend the budget when each call takes up to half a second, within
+    ``MIN_CONCURRENT_REQUESTS``..``MAX_CONCURRENT_REQUESTS``; an unlimited budget gets the most.
+    """
+    if requests_per_minute <= 0:
+        return MAX_CONCURRENT_REQUESTS
+    return max(MIN_CONCURRENT_REQUESTS, min(MAX_CONCURRENT_REQUESTS, math.ceil(requests_per_minute / 120)))
+
+
+class RequestBudget:
+    """The send schedule every poll of one connection shares (see the module doc).
+
+    ``requests_per_minute`` of 0 means no limit: only a 429's pause then delays callers.
+    Times are readings of one monotonic clock, supplied by the caller.
+    """
+
+    def __init__(self, requests_per_minute: float) -> None:
+        if requests_per_minute < 0:
+            raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
+        self.requests_per_minute = requests_per_minute
+        self.spacing = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
+        self._next_slot = -math.inf
+        self.paused_until = -math.inf
+        self._pause_started = -math.inf
+        self.strikes = 0
+
+    def reserve(self, now: float, deadline: float | None = None) -> float | None:
+        """Claim the next send time (>= ``now``) and return it.
+
+        ``None`` when that time falls after ``deadline``: then nothing is claimed.
+        """
+        at = max(now, self._next_slot, self.paused_until)
+        if deadline is not None and at > deadline:
+            return None
+        self._next_slot = at + self.spacing
+        return at
+
+    def is_paused(self, now: float) -> bool:
+        """Whether a 429 asked every caller to hold off at ``now``."""
+        return now < self.paused_until
+
+    def rate_limited(self, now: float, sent_at: float, retry_after: float | None = None) -> float:
+        """Record a 429 for a request sent at ``sent_at``; return when callers may send again.
+
+        Requests already in flight when a pause began answer 429 too: they extend nothing and
+        do not make the next pause longer.
+        """
+        if sent_at >= self._pause_started:
+            self.strikes += 1
+            self._pause_started = now
+        if retry_after is not None and retry_after >= 0:
+            pause = min(retry_after, MAX_RATE_LIMIT_PAUSE_SECONDS)
+        else:
+            pause = min(FIRST_RATE_LIMIT_PAUSE_SECONDS * 2 ** (self.strikes - 1), MAX_RATE_LIMIT_PAUSE_SECONDS)
+        self.paused_until = max(self.paused_until, now + pause)
+        return self.paused_until
+
+    def succeeded(self) -> None:
+        """A request went through: the next 429 starts the backoff afresh."""
+        self.strikes = 0
