@@ -1,0 +1,373 @@
+"""Shared polling: the interval policy, the request budget, the shared client and its leases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from test_trigger import all_events, start_batch, use_connection
+
+from airflow_provider_kimi.batch.polling import (
+    MAX_CONCURRENT_REQUESTS,
+    RequestBudget,
+    adaptive_poll_interval,
+    concurrent_requests_for,
+)
+from airflow_provider_kimi.exceptions import KimiConnectionError
+from airflow_provider_kimi.hooks import async_clients
+from airflow_provider_kimi.hooks.async_clients import (
+    SharedAsyncClient,
+    acquire_client,
+    release_client,
+    retry_after_seconds,
+    shared_client,
+)
+from airflow_provider_kimi.hooks.kimi import KimiClientSettings, resolve_client_settings
+from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
+
+# -- the interval policy ------------------------------------------------------------------------
+
+
+def test_the_interval_is_the_base_for_a_young_batch():
+    assert adaptive_poll_interval(60, 0) == 60
+    assert adaptive_poll_interval(60, 600) == 60
+
+
+def test_the_interval_grows_with_the_batch_age():
+    assert adaptive_poll_interval(60, 1200) == pytest.approx(120)
+    assert adaptive_poll_interval(60, 3600) == pytest.approx(360)
+    assert adaptive_poll_interval(10, 3600) == pytest.approx(60)
+
+
+def test_the_interval_is_capped_at_ten_times_the_base_and_at_ten_minutes():
+    assert adaptive_poll_interval(10, 7 * 86400) == 100
+    assert adaptive_poll_interval(120, 7 * 86400) == 600
+
+
+def test_the_interval_never_drops_below_a_large_base():
+    assert adaptive_poll_interval(900, 7 * 86400) == 900
+
+
+def test_the_interval_never_shrinks_as_the_batch_ages():
+    intervals = [adaptive_poll_interval(30, age) for age in range(0, 3 * 86400, 60)]
+    assert intervals == sorted(intervals)
+
+
+# -- the request budget --------------------------------------------------------------------------
+
+
+def test_the_budget_spaces_send_times_by_its_rate():
+    budget = RequestBudget(200)
+    times = [budget.reserve(now=0.0) for _ in range(5)]
+    assert times == pytest.approx([0.0, 0.3, 0.6, 0.9, 1.2])
+
+
+def test_no_minute_carries_more_than_the_limit():
+    budget = RequestBudget(200)
+    times = [budget.reserve(now=0.0) for _ in range(1000)]
+    in_first_minute = sum(1 for t in times if t is not None and t <= 60.0)
+    assert 200 <= in_first_minute <= 201
+
+
+def test_an_unlimited_budget_sends_at_once():
+    budget = RequestBudget(0)
+    assert [budget.reserve(now=5.0) for _ in range(3)] == [5.0, 5.0, 5.0]
+
+
+def test_a_slot_after_the_deadline_is_refused_and_not_claimed():
+    budget = RequestBudget(60)
+    assert budget.reserve(now=0.0) == 0.0
+    assert budget.reserve(now=0.0, deadline=0.5) is None
+    assert budget.reserve(now=0.0, deadline=1.0) == 1.0
+
+
+def test_a_429_pauses_every_caller_for_the_retry_after():
+    budget = RequestBudget(0)
+    sent = budget.reserve(now=10.0)
+    assert sent is not None
+    assert budget.rate_limited(now=10.1, sent_at=sent, retry_after=5.0) == pytest.approx(15.1)
+    assert budget.is_paused(12.0)
+    assert budget.reserve(now=12.0) == pytest.approx(15.1)
+
+
+def test_the_pause_doubles_per_429_without_retry_after_and_resets_on_success():
+    budget = RequestBudget(0)
+    pauses = []
+    now = 0.0
+    for _ in range(4):
+        sent = budget.reserve(now)
+        assert sent is not None
+        now = sent + 0.1
+        pauses.append(budget.rate_limited(now, sent) - now)
+    assert pauses == pytest.approx([1.0, 2.0, 4.0, 8.0])
+    budget.succeeded()
+    assert budget.rate_limited(100.0, 100.0) - 100.0 == pytest.approx(1.0)
+
+
+def test_requests_in_flight_when_a_pause_began_do_not_lengthen_it():
+    budget = RequestBudget(0)
+    in_flight = [budget.reserve(0.0) for _ in range(8)]
+    ends = [budget.rate_limited(0.5, sent_at) for sent_at in in_flight if sent_at is not None]
+    assert ends == pytest.approx([1.5] * 8)
+    assert budget.strikes == 1
+
+
+def test_a_negative_budget_is_refused():
+    with pytest.raises(ValueError, match=">= 0"):
+        RequestBudget(-1)
+
+
+def test_in_flight_requests_follow_the_budget_within_a_few():
+    assert concurrent_requests_for(200) == 2
+    assert concurrent_requests_for(5000) == MAX_CONCURRENT_REQUESTS
+    assert concurrent_requests_for(0) == MAX_CONCURRENT_REQUESTS
+
+
+def rate_limit_error(**headers: str) -> openai.RateLimitError:
+    request = httpx2.Request("GET", "http://kimi.test/v1/batches/b1")
+    response = httpx2.Response(429, headers=headers, request=request)
+    return openai.RateLimitError("rate limited", response=response, body=None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"retry-after-ms": "250"}, 0.25), ({"retry-after": "3"}, 3.0), ({}, None), ({"retry-after": "soon"}, None)],
+)
+def test_retry_after_is_read_from_either_header(headers, expected):
+    assert retry_after_seconds(rate_limit_error(**headers)) == expected
+
+
+# -- the connection setting ----------------------------------------------------------------------
+
+
+def settings_with(**extra: Any) -> KimiClientSettings:
+    return resolve_client_settings("my_kimi", password="sk-x", host=None, extra=extra, environ={})
+
+
+def test_the_request_budget_defaults_to_tier1_and_reads_the_extra():
+    assert settings_with().max_requests_per_minute == 200
+    assert settings_with(max_requests_per_minute="5000").max_requests_per_minute == 5000
+    assert settings_with(max_requests_per_minute=0).max_requests_per_minute == 0
+    assert settings_with(max_requests_per_minute=None).max_requests_per_minute == 0
+
+
+@pytest.mark.parametrize("value", [-1, "lots", True, [200], float("inf")])
+def test_a_bad_request_budget_names_the_connection(value):
+    with pytest.raises(KimiConnectionError, match=r"'my_kimi'.*max_requests_per_minute"):
+        settings_with(max_requests_per_minute=value)
+
+
+# -- the shared client ---------------------------------------------------------------------------
+
+
+def test_leases_of_one_connection_in_one_loop_share_one_client(kimi):
+    async def lease_twice() -> tuple[SharedAsyncClient, SharedAsyncClient]:
+        async with shared_client("kimi_default") as first, shared_client("kimi_default") as second:
+            assert first.users == 2
+        await asyncio.gather(*async_clients._loop_clients().closing)
+        return first, second
+
+    first, second = asyncio.run(lease_twice())
+    assert first is second
+    assert first.client.is_closed()
+
+
+def test_each_connection_and_each_loop_gets_its_own_client(make_kimi):
+    make_kimi("kimi_default")
+    make_kimi("kimi_other")
+
+    async def lease() -> tuple[SharedAsyncClient, SharedAsyncClient]:
+        async with shared_client("kimi_default") as one, shared_client("kimi_other") as other:
+            return one, other
+
+    one, other = asyncio.run(lease())
+    again, _ = asyncio.run(lease())
+    assert one is not other
+    assert again is not one
+
+
+def test_many_triggers_on_one_connection_build_one_client(kimi, tmp_path, monkeypatch):
+    built: list[SharedAsyncClient] = []
+    original = SharedAsyncClient.__init__
+
+    def counting_init(self: SharedAsyncClient, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(SharedAsyncClient, "__init__", counting_init)
+    batch_ids = [start_batch(kimi, tmp_path) for _ in range(3)]
+
+    async def run_all() -> list[list[dict[str, Any]]]:
+        async def one(batch_id: str) -> list[dict[str, Any]]:
+            trigger = KimiBatchTrigger(batch_id, poll_interval=0.05, timeout=30)
+            return [event.payload async for event in trigger.run()]
+
+        return await asyncio.gather(*(one(batch_id) for batch_id in batch_ids * 10))
+
+    async def run_and_settle() -> list[list[dict[str, Any]]]:
+        results = await run_all()
+        await asyncio.gather(*async_clients._loop_clients().closing)
+        return results
+
+    results = asyncio.run(run_and_settle())
+    assert len(built) == 1
+    assert all(len(events) == 1 and events[0]["status"] == "success" for events in results)
+    assert built[0].client.is_closed()
+
+
+def test_the_client_stays_open_while_another_wait_uses_it(make_kimi, tmp_path):
+    emulator = make_kimi(hold_new_batches_after=0)
+    quick, slow = start_batch(emulator, tmp_path), start_batch(emulator, tmp_path)
+    emulator.rush(quick)
+
+    async def scenario() -> tuple[list[str], bool, bool]:
+        slow_task = asyncio.create_task(all_payloads(KimiBatchTrigger(slow, poll_interval=0.05, timeout=30)))
+        quick_events = await all_payloads(KimiBatchTrigger(quick, poll_interval=0.05, timeout=30))
+        shared = await acquire_client("kimi_default")
+        open_after_quick = not shared.client.is_closed()
+        release_client(shared)
+        await asyncio.to_thread(emulator.rush, slow)
+        slow_events = await slow_task
+        await asyncio.gather(*async_clients._loop_clients().closing)
+        return [e["status"] for e in quick_events + slow_events], open_after_quick, shared.client.is_closed()
+
+    statuses, open_after_quick, closed_at_end = asyncio.run(scenario())
+    assert statuses == ["success", "success"]
+    assert open_after_quick
+    assert closed_at_end
+
+
+async def all_payloads(trigger: KimiBatchTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in trigger.run()]
+
+
+def test_a_429_seen_by_one_caller_holds_back_the_others(kimi):
+    settings = KimiClientSettings(api_key="sk-x", base_url=kimi.base_url, max_retries=1, max_requests_per_minute=0)
+    sent: list[tuple[str, float]] = []
+
+    async def scenario() -> float:
+        shared = SharedAsyncClient("kimi_default", settings, RequestBudget(0))
+        loop = asyncio.get_running_loop()
+        first_429 = asyncio.Event()
+
+        async def limited(_client: openai.AsyncOpenAI) -> str:
+            sent.append(("limited", loop.time()))
+            if len(sent) == 1:
+                first_429.set()
+                raise rate_limit_error(**{"retry-after-ms": "300"})
+            return "ok"
+
+        async def other(_client: openai.AsyncOpenAI) -> str:
+            sent.append(("other", loop.time()))
+            return "ok"
+
+        async def other_after_429() -> str:
+            await first_429.wait()
+            return await shared.call(other)
+
+        results = await asyncio.gather(shared.call(limited), other_after_429())
+        assert results == ["ok", "ok"]
+        await shared.aclose()
+        return sent[0][1]
+
+    first_sent = asyncio.run(scenario())
+    later = [at for _, at in sent[1:]]
+    assert len(later) == 2
+    assert min(later) >= first_sent + 0.3 - 0.005
+
+
+def test_calls_retry_a_429_and_give_up_after_max_retries(kimi):
+    settings = KimiClientSettings(api_key="sk-x", base_url=kimi.base_url, max_retries=2, max_requests_per_minute=0)
+    attempts = []
+
+    async def always_limited(_client: openai.AsyncOpenAI) -> str:
+        attempts.append(1)
+        raise rate_limit_error(**{"retry-after-ms": "1"})
+
+    async def scenario() -> None:
+        shared = SharedAsyncClient("kimi_default", settings, RequestBudget(0))
+        try:
+            with pytest.raises(openai.RateLimitError):
+                await shared.call(always_limited)
+        finally:
+            await shared.aclose()
+
+    asyncio.run(scenario())
+    assert len(attempts) == 3
+
+
+def test_the_budget_bounds_the_polls_of_all_waits_together(make_kimi, tmp_path, monkeypatch):
+    emulator = make_kimi(hold_new_batches_after=0)
+    batch_ids = [start_batch(emulator, tmp_path) for _ in range(3)]
+    use_connection(monkeypatch, emulator.base_url, emulator.api_key, max_requests_per_minute=120)
+    before = emulator.stats()["requests"].get("GET /v1/batches/{batch_id}", 0)
+
+    async def run_all() -> list[list[dict[str, Any]]]:
+        end_time = time.time() + 1.2
+        triggers = [KimiBatchTrigger(b, poll_interval=0.01, end_time=end_time) for b in batch_ids]
+        return await asyncio.gather(*(all_payloads(t) for t in triggers))
+
+    results = asyncio.run(run_all())
+    polls = emulator.stats()["requests"]["GET /v1/batches/{batch_id}"] - before
+    assert [[e["status"] for e in events] for events in results] == [["timeout"]] * 3
+    # 120 a minute is one every 0.5 s: 3 polls fit 1.2 s; 3 waits at 0.01 s would send hundreds.
+    assert 2 <= polls <= 4
+
+
+def test_a_wait_whose_budget_runs_past_its_deadline_times_out(make_kimi, tmp_path, monkeypatch):
+    emulator = make_kimi(hold_new_batches_after=0)
+    batch_id = start_batch(emulator, tmp_path)
+    use_connection(monkeypatch, emulator.base_url, emulator.api_key, max_requests_per_minute=1)
+    started = time.monotonic()
+    events = all_events(KimiBatchTrigger(batch_id, poll_interval=0.01, end_time=time.time() + 0.5))
+    assert [e["status"] for e in events] == ["timeout"]
+    assert time.monotonic() - started < 5
+
+
+# -- the trigger's adaptive polling --------------------------------------------------------------
+
+
+def test_adaptive_polling_is_on_by_default_and_serialized():
+    _, kwargs = KimiBatchTrigger("b1", timeout=60).serialize()
+    assert kwargs["adaptive_polling"] is True
+    _, kwargs = KimiBatchTrigger("b1", timeout=60, adaptive_polling=False).serialize()
+    assert kwargs["adaptive_polling"] is False
+
+
+def test_the_trigger_stretches_its_interval_for_an_old_batch():
+    trigger = KimiBatchTrigger("b1", poll_interval=60, timeout=60)
+    two_hours_ago = {"created_at": int(time.time()) - 7200}
+    assert trigger.next_interval({"created_at": int(time.time())}) == 60
+    assert trigger.next_interval(two_hours_ago) == 600
+    assert trigger.next_interval(None) == 60
+    fixed = KimiBatchTrigger("b1", poll_interval=60, timeout=60, adaptive_polling=False)
+    assert fixed.next_interval(two_hours_ago) == 60
+
+
+def test_a_shared_wait_still_yields_exactly_one_event(kimi, tmp_path):
+    batch_id = start_batch(kimi, tmp_path)
+    events = all_events(KimiBatchTrigger(batch_id, poll_interval=0.05, timeout=30, adaptive_polling=True))
+    assert [e["status"] for e in events] == ["success"]
+
+
+def test_a_connection_with_a_bad_budget_is_an_error_event(monkeypatch):
+    use_connection(monkeypatch, "http://127.0.0.1:9/v1", "sk-x", max_requests_per_minute="fast")
+    events = all_events(KimiBatchTrigger("b1", poll_interval=1, timeout=60))
+    assert [e["status"] for e in events] == ["error"]
+    assert "max_requests_per_minute" in events[0]["message"]
+    assert "sk-x" not in json.dumps(events)
+
+
+def test_no_client_is_left_registered_after_the_last_wait(kimi, tmp_path):
+    batch_id = start_batch(kimi, tmp_path)
+
+    async def scenario() -> dict[str, SharedAsyncClient]:
+        await all_payloads(KimiBatchTrigger(batch_id, poll_interval=0.05, timeout=30))
+        return dict(async_clients._loop_clients().clients)
+
+    assert asyncio.run(scenario()) == {}
