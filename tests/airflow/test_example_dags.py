@@ -68,3 +68,45 @@ def test_images_example_sends_each_image_inline(kimi, example_env):
     assert result.xcom("read_results") == {"results": len(images), "succeeded": len(images)}
     # The batch input only: inline images need no upload of their own.
     assert kimi.stats()["uploads"] == 1
+
+
+def test_videos_example_uploads_each_video_once_and_refers_to_it(kimi, example_env):
+    result = run_example("example_kimi_batch_videos")
+    videos = result.xcom("make_videos")
+    video_ids = result.xcom("build_input", "video_file_ids")
+    assert len(videos) == len(video_ids) >= 2
+    lines = read_lines(result.xcom("build_input", "input"))
+    references = [line["body"]["messages"][-1]["content"][0]["video_url"]["url"] for line in lines]
+    # Every video is asked two questions, each pointing at the one upload of that video.
+    assert sorted(references) == sorted(f"ms://{file_id}" for file_id in video_ids for _ in range(2))
+    assert len({line["custom_id"] for line in lines}) == len(lines) == 2 * len(videos)
+    # One upload per distinct video, plus the batch input.
+    assert kimi.stats()["uploads"] == len(videos) + 1
+    batch = assert_one_batch_ran(result)
+    assert batch["request_counts"]["completed"] == len(lines)
+    assert result.xcom("read_results") == {"results": len(lines), "succeeded": len(lines)}
+
+
+def test_kimi_fails_a_batch_that_refers_to_an_unknown_video(make_kimi):
+    from airflow_provider_kimi.batch.builders import request_line
+    from airflow_provider_kimi.batch.media import reference_part
+    from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+
+    make_kimi(report_validation_errors=True)
+    hook = KimiBatchHook()
+    known = hook.upload_file(b"placeholder video", purpose="video", filename="known.mp4").id
+    question = {"type": "text", "text": "Summarize the main content of this video."}
+    lines = [
+        request_line("known", [{"role": "user", "content": [reference_part(known, "video"), question]}]),
+        request_line(
+            "unknown", [{"role": "user", "content": [reference_part("file-never-uploaded", "video"), question]}]
+        ),
+    ]
+    data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    input_id = hook.upload_file(data, filename="requests.jsonl").id
+    batch = hook.wait_for_batch(hook.create_batch(input_id).id, poll_interval=0.05, timeout=30)
+    assert batch["status"] == "failed"
+    assert batch["request_counts"]["completed"] == 0
+    assert batch["errors"] == [
+        "line 2, body.messages.video_url: ms://file-never-uploaded is not a file uploaded with purpose 'video'"
+    ]
