@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import pytest
@@ -110,3 +111,29 @@ def test_kimi_fails_a_batch_that_refers_to_an_unknown_video(make_kimi):
     assert batch["errors"] == [
         "line 2, body.messages.video_url: ms://file-never-uploaded is not a file uploaded with purpose 'video'"
     ]
+
+
+def test_large_dataset_example_runs_one_batch_per_part_and_accounts_for_every_row(make_kimi, example_env):
+    kimi = make_kimi(time_scale=0.01)
+    rows = 400
+    result = run_example("example_kimi_batch_large_dataset", {"rows": rows, "max_part_bytes": 40_000})
+    parts = result.xcom("split_input")
+    assert len(parts) > 1
+    assert all(os.path.getsize(url.removeprefix("file://")) <= 40_000 for url in parts)
+    part_ids = [line["custom_id"] for url in parts for line in read_lines(url)]
+    assert part_ids == [line["custom_id"] for line in read_lines(result.xcom("build_input"))]
+    assert len(part_ids) == rows
+    # One upload, one batch and one wait per part, each passing its ids to the next.
+    file_ids = result.mapped[("upload", "return_value")]
+    batch_ids = result.mapped[("create", "return_value")]
+    batches = result.mapped[("wait", "return_value")]
+    assert len(file_ids) == len(batch_ids) == len(batches) == len(parts)
+    assert [batch["input_file_id"] for batch in batches] == file_ids
+    assert [batch["id"] for batch in batches] == batch_ids
+    assert kimi.stats()["batches_created"] == len(parts)
+    summary = result.xcom("join")
+    assert summary["batches"] == len(parts)
+    assert summary["succeeded"] == summary["total"] == rows
+    assert summary["missing"] == summary["unexpected"] == summary["duplicates"] == 0
+    assert summary["total_tokens"] > 0
+    assert summary["estimated_cost_usd"] > 0

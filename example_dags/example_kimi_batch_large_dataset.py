@@ -1,0 +1,141 @@
+"""Run a dataset too big for one batch: split the input, one batch per part, one summary for all.
+
+build_input -> split_input -> upload[i] -> create[i] -> wait[i] -> join
+
+Kimi takes input files up to 100 MB. ``split_input`` cuts the input into parts that each fit,
+never cutting a line, and dynamic task mapping runs upload -> create -> wait once per part, in
+parallel, each part retried on its own. ``join`` then downloads every part's output and error
+files and reads them in one pass: counts, tokens and estimated cost for the whole dataset, and a
+check that every ``custom_id`` of the input came back exactly once.
+
+Params: ``rows`` (default ``KIMI_EXAMPLE_ROWS`` or 2,000) synthetic texts to classify, and
+``max_part_bytes`` (default ``KIMI_EXAMPLE_MAX_PART_BYTES`` or Kimi's limit). Files live under
+``KIMI_EXAMPLE_STORAGE``; the connection is ``kimi_default``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import ObjectStoragePath, Param, dag, task
+
+from airflow_provider_kimi.batch.builders import prompt_requests
+from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES
+from airflow_provider_kimi.batch.results import iter_result_files
+from airflow_provider_kimi.batch.splitter import split_file
+from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
+from airflow_provider_kimi.batch.writer import write_requests
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+from airflow_provider_kimi.operators.kimi import KimiCreateBatchOperator, KimiUploadFileOperator
+from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
+
+STORAGE = os.environ.get("KIMI_EXAMPLE_STORAGE", "file:///tmp/kimi_batch_examples")
+ROWS = int(os.environ.get("KIMI_EXAMPLE_ROWS", "2000"))
+MAX_PART_BYTES = int(os.environ.get("KIMI_EXAMPLE_MAX_PART_BYTES", str(MAX_FILE_BYTES)))
+POLL_SECONDS = float(os.environ.get("KIMI_EXAMPLE_POLL_SECONDS", "30"))
+MODEL = os.environ.get("KIMI_EXAMPLE_MODEL", "kimi-k2.5")
+
+SYSTEM_PROMPT = "You are a customer review analyst. Answer with one word: Positive, Negative or Neutral."
+PRODUCTS = ("headphones", "coffee grinder", "hiking boots", "desk lamp", "phone case")
+OPINIONS = (
+    "works exactly as described and arrived early",
+    "stopped working after two weeks",
+    "is fine for the price, nothing special",
+    "looks great but the instructions were confusing",
+)
+
+
+def run_folder(run_id: str) -> ObjectStoragePath:
+    """One folder per DAG run, so reruns never mix their files."""
+    folder = ObjectStoragePath(STORAGE) / "large_dataset" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def reviews(count: int) -> Iterator[dict[str, str]]:
+    """Synthetic product reviews standing in for a table of texts; rows are generated one by one."""
+    for number in range(1, count + 1):
+        product = PRODUCTS[number % len(PRODUCTS)]
+        opinion = OPINIONS[number % len(OPINIONS)]
+        yield {"id": f"review-{number:07d}", "text": f"Review #{number}: the {product} {opinion}."}
+
+
+@dag(
+    dag_id="example_kimi_batch_large_dataset",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["kimi", "example"],
+    params={
+        "rows": Param(ROWS, type="integer", minimum=1, description="How many texts to classify."),
+        "max_part_bytes": Param(
+            MAX_PART_BYTES, type="integer", minimum=1, description="Largest input file per batch, in bytes."
+        ),
+    },
+)
+def example_kimi_batch_large_dataset() -> None:
+    @task
+    def build_input(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
+        """Write every row as a request line, streaming; the file may be any size."""
+        path = run_folder(str(run_id)) / "review_requests.jsonl"
+        requests = prompt_requests(
+            reviews(int((params or {})["rows"])),
+            system_prompt=SYSTEM_PROMPT,
+            template="Classify the sentiment of this review: {text}",
+            custom_id_column="id",
+            model=MODEL,
+        )
+        written = write_requests(requests, path)
+        print(f"Wrote {written.lines} requests ({written.bytes} bytes) to {path}")
+        return str(path)
+
+    @task
+    def split_input(input_url: str, params: dict[str, Any] | None = None, run_id: str | None = None) -> list[str]:
+        """Cut the input into parts of at most ``max_part_bytes``; return their URLs, one batch each."""
+        folder = run_folder(str(run_id)) / "parts"
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = split_file(ObjectStoragePath(input_url), folder, max_bytes=int((params or {})["max_part_bytes"]))
+        for part in parts:
+            ids = f"{part.first_custom_id} to {part.last_custom_id}"
+            print(f"{part.path}: {part.lines} requests ({ids}), {part.bytes} bytes")
+        return [str(part.path) for part in parts]
+
+    @task
+    def join(input_url: str, batches: list[dict[str, Any]], run_id: str | None = None) -> dict[str, Any]:
+        """Download every part's results and summarise them in one pass, against the input's ids."""
+        hook = KimiBatchHook()
+        folder = run_folder(str(run_id)) / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for batch in batches:
+            for kind in ("output", "error"):
+                file_id = batch.get(f"{kind}_file_id")
+                if file_id:
+                    files.append(folder / f"{batch['id']}.{kind}.jsonl")
+                    hook.download_file(file_id, files[-1])
+        builder = SummaryBuilder()
+        builder.add_all(iter_result_files(files))
+        summary = builder.build(iter_input_custom_ids(ObjectStoragePath(input_url)))
+        print(f"{len(batches)} batches, {len(files)} result files")
+        print(summary.format())
+        if summary.missing or summary.unexpected or summary.duplicates:
+            raise ValueError(f"The results do not match the input one to one:\n{summary.format()}")
+        return {"batches": len(batches), **summary.to_dict()}
+
+    input_url = build_input()
+    parts = split_input(input_url)
+    upload = KimiUploadFileOperator.partial(task_id="upload").expand(file_path=parts)
+    create = KimiCreateBatchOperator.partial(task_id="create", completion_window="24h").expand(
+        input_file_id=upload.output
+    )
+    wait = KimiBatchSensor.partial(task_id="wait", deferrable=True, poke_interval=POLL_SECONDS).expand(
+        batch_id=create.output
+    )
+    join(input_url, wait.output)
+
+
+example_kimi_batch_large_dataset()
