@@ -83,7 +83,8 @@ def register(subparsers: Any) -> None:
         "--faults",
         type=_faults,
         default={},
-        help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,slow=0.05",
+        help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,lost=0.02,slow=0.05 "
+        "(lost: the call is carried out but its answer never arrives)",
     )
     faults.add_argument("--seed", type=int, help="seed of the fault schedule")
     faults.add_argument("--retry-after", type=_non_negative, default=1.0, help="retry-after of injected 429s (s)")

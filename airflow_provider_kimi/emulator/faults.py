@@ -64,6 +64,10 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: lis
     await send({"type": "http.response.body", "body": payload})
 
 
+async def _swallow(message: Message) -> None:
+    """A ``send`` that discards the answer: the work is done, the client never hears of it."""
+
+
 def drop_connection(send: Send) -> bool:
     """Close the client's socket without answering; False when the server does not allow it."""
     cycle = getattr(send, "__self__", None)
@@ -112,6 +116,10 @@ class FaultInjector:
             )
         elif kind == "500":
             await _send_json(send, 500, {"error": {"type": "server_error", "message": "internal server error"}}, [])
+        elif kind == "lost":
+            await self.app(scope, receive, _swallow)
+            if not drop_connection(send):
+                raise ConnectionAbortedError("lost answer (fault injection)")
         elif kind == "drop":
             if not drop_connection(send):
                 # Without access to the socket the nearest thing is an answer-less failure.

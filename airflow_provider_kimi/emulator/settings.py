@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "slow")
+# "drop" closes the connection before the server acts; "lost" acts, then closes it unanswered
+# (the case that makes a blind retry of a POST pay twice).
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "lost", "slow")
 FORBIDDEN_PARAMS_POLICIES: tuple[str, ...] = ("fail_batch", "fail_line")
 FILE_STATUSES: tuple[str, ...] = ("ok", "ready")
 

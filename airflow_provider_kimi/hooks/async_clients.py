@@ -38,6 +38,15 @@ RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
 
 
+def build_async_client(settings: KimiClientSettings) -> AsyncOpenAI:
+    """The client behind a ``SharedAsyncClient``: no SDK retries, :meth:`SharedAsyncClient.call` retries.
+
+    Building one loads the TLS trust store (tens of milliseconds of CPU), so callers on an event
+    loop run this in a thread.
+    """
+    return AsyncOpenAI(api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
+
+
 class NoRequestSlotBeforeDeadline(Exception):
     """The shared budget has no send time left before the caller's deadline."""
 
@@ -67,13 +76,17 @@ class SharedAsyncClient:
     ``max_retries``.
     """
 
-    def __init__(self, conn_id: str, settings: KimiClientSettings, budget: RequestBudget) -> None:
+    def __init__(
+        self,
+        conn_id: str,
+        settings: KimiClientSettings,
+        budget: RequestBudget,
+        client: AsyncOpenAI | None = None,
+    ) -> None:
         self.conn_id = conn_id
         self.settings = settings
         self.budget = budget
-        self.client = AsyncOpenAI(
-            api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0
-        )
+        self.client = client if client is not None else build_async_client(settings)
         self.max_in_flight = concurrent_requests_for(settings.max_requests_per_minute)
         self._gate = asyncio.Semaphore(self.max_in_flight)
         self.users = 0
@@ -167,7 +180,8 @@ async def acquire_client(conn_id: str) -> SharedAsyncClient:
                 budget = registry.budgets.get(conn_id)
                 if budget is None or budget.requests_per_minute != settings.max_requests_per_minute:
                     budget = registry.budgets[conn_id] = RequestBudget(settings.max_requests_per_minute)
-                shared = registry.clients[conn_id] = SharedAsyncClient(conn_id, settings, budget)
+                client = await asyncio.to_thread(build_async_client, settings)
+                shared = registry.clients[conn_id] = SharedAsyncClient(conn_id, settings, budget, client)
     shared.users += 1
     return shared
 

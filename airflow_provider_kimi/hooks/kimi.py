@@ -231,16 +231,20 @@ class KimiBatchHook(BaseHook):
 
     # -- files ------------------------------------------------------------------------------
 
-    def upload_file(self, file: FileSource, *, purpose: str = "batch", filename: str | None = None) -> FileObject:
+    def upload_file(
+        self, file: FileSource, *, purpose: str = "batch", filename: str | None = None, retry: bool = True
+    ) -> FileObject:
         """Upload a local path, an ``ObjectStoragePath`` or bytes; return Kimi's file object.
 
-        The file is streamed from its storage, never read whole into memory first.
+        The file is streamed from its storage, never read whole into memory first. With
+        ``retry=False`` the SDK does not resend it on a lost answer (the caller checks first).
         """
         name, source = _upload_tuple(file, filename)
+        files = self.client.files if retry else self.client.with_options(max_retries=0).files
         if isinstance(source, bytes):
-            return self.client.files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+            return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
         with source.open("rb") as handle:
-            return self.client.files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+            return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
 
     def get_file(self, file_id: str) -> FileObject:
         """One file's metadata (404 raises ``openai.NotFoundError``)."""
@@ -279,9 +283,15 @@ class KimiBatchHook(BaseHook):
         completion_window: str = "24h",
         metadata: Mapping[str, str] | None = None,
         endpoint: str = BATCH_ENDPOINT,
+        retry: bool = True,
     ) -> Batch:
-        """Start a batch over an uploaded input file."""
-        return self.client.batches.create(
+        """Start a batch over an uploaded input file.
+
+        With ``retry=False`` the SDK does not resend the request on a lost answer, which could
+        create a second batch: the caller looks for the first one instead.
+        """
+        batches = self.client.batches if retry else self.client.with_options(max_retries=0).batches
+        return batches.create(
             input_file_id=input_file_id,
             endpoint=endpoint,  # type: ignore[arg-type]
             completion_window=completion_window,  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Collection, Mapping, Sequence
 from functools import cached_property
@@ -11,18 +12,28 @@ from typing import TYPE_CHECKING, Any
 import openai
 from airflow.providers.common.compat.sdk import BaseOperator, ObjectStoragePath, conf
 
+from airflow_provider_kimi.batch.idempotency import (
+    FINGERPRINT_FIELD,
+    RESERVED_METADATA_KEYS,
+    RUN_KEY_FIELD,
+    batch_fingerprint,
+    run_key,
+    tagged_filename,
+)
 from airflow_provider_kimi.batch.metadata import check_metadata
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.validator import ensure_valid
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT, KimiBatchHook
+from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
 from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from openai.types import Batch
 
 
 def storage_path(value: Any) -> Any:
@@ -30,6 +41,34 @@ def storage_path(value: Any) -> Any:
     if isinstance(value, str):
         return ObjectStoragePath(value) if "://" in value else Path(value)
     return value
+
+
+def task_run_key(context: Context) -> str:
+    """The key every try of this task instance shares (never the try number)."""
+    ti = context["ti"]
+    return run_key(ti.dag_id, ti.task_id, ti.run_id, getattr(ti, "map_index", -1))
+
+
+def run_started_after(context: Context) -> float | None:
+    """When this DAG run could first have created anything: where a search for it may stop."""
+    dag_run = context.get("dag_run")
+    moment = getattr(dag_run, "run_after", None) or getattr(dag_run, "queued_at", None)
+    if moment is None:
+        return None
+    # An hour of slack for clocks; never further back than a month, whatever the run's date.
+    started: float = moment.timestamp()
+    return max(started - 3600, time.time() - 30 * 86400)
+
+
+def sha256_of(path: Any) -> tuple[str, int]:
+    """Content hash and size, read in chunks so a 100 MB input costs no memory."""
+    hasher = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size
 
 
 class _KimiOperator(BaseOperator):
@@ -56,6 +95,9 @@ class KimiUploadFileOperator(_KimiOperator):
     :param purpose: ``batch`` (default), ``image`` or ``video``.
     :param filename: Name to upload under; default the file's own name. Batch inputs must end ``.jsonl``.
     :param validate: Check a batch input before uploading. Default True.
+    :param reuse_existing: On a retry, reuse the identical file an earlier try of this task instance
+        uploaded instead of uploading it again. The uploaded name then carries a short tag:
+        ``requests.jsonl`` is stored as ``requests.<tag>.jsonl``. Default True.
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
     """
 
@@ -69,6 +111,7 @@ class KimiUploadFileOperator(_KimiOperator):
         purpose: str = "batch",
         filename: str | None = None,
         validate: bool = True,
+        reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -76,15 +119,26 @@ class KimiUploadFileOperator(_KimiOperator):
         self.purpose = purpose
         self.filename = filename
         self.validate = validate
+        self.reuse_existing = reuse_existing
 
     def execute(self, context: Context) -> str:
-        """Validate (for batch input), upload, return the file id."""
+        """Validate (for batch input), upload unless an earlier try did, return the file id."""
         path = storage_path(self.file_path)
         if self.purpose == "batch" and self.validate:
             report = ensure_valid(path)
             self.log.info("%s", report.summary())
-        uploaded = self.hook.upload_file(path, purpose=self.purpose, filename=self.filename)
-        self.log.info("Uploaded %s as file %s (%s bytes).", path, uploaded.id, uploaded.bytes)
+        filename = self.filename or path.name
+        if not self.reuse_existing:
+            uploaded = self.hook.upload_file(path, purpose=self.purpose, filename=filename)
+            self.log.info("Uploaded %s as file %s (%s bytes).", path, uploaded.id, uploaded.bytes)
+            return uploaded.id
+        digest, size = sha256_of(path)
+        filename = tagged_filename(filename, task_run_key(context), digest)
+        uploaded, reused = upload_once(self.hook, path, filename=filename, size=size, purpose=self.purpose)
+        if reused:
+            self.log.info("Reusing file %s (%s), uploaded by an earlier try of this task.", uploaded.id, filename)
+        else:
+            self.log.info("Uploaded %s as file %s (%s, %s bytes).", path, uploaded.id, filename, uploaded.bytes)
         return uploaded.id
 
 
@@ -107,6 +161,11 @@ class KimiCreateBatchOperator(_KimiOperator):
     :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
     :param cancel_on_kill: Cancel the batch if the task is killed while it waits. Default True.
     :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    :param reattach: Tag the batch with this task instance's run key and a fingerprint of its
+        input (two ``metadata`` pairs), so a retry or a re-run re-attaches to the batch an earlier
+        try created (even one that died before pushing its XCom) instead of paying for a second
+        one. A changed input, or an earlier batch that ended failed/expired/cancelled, makes a new
+        batch. Default True; False creates a new batch on every try.
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
     """
 
@@ -126,6 +185,7 @@ class KimiCreateBatchOperator(_KimiOperator):
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = True,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        reattach: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -139,16 +199,43 @@ class KimiCreateBatchOperator(_KimiOperator):
         self.succeed_on = check_succeed_on(succeed_on)
         self.cancel_on_kill = cancel_on_kill
         self.max_consecutive_errors = max_consecutive_errors
+        self.reattach = reattach
         self.batch_id: str | None = None
 
-    def execute(self, context: Context) -> str:
-        """Check the arguments, create the batch, push its id, and wait if asked."""
+    def _create(self, context: Context) -> Batch:
         parse_completion_window(self.completion_window)
         metadata = check_metadata(self.metadata)
-        batch = self.hook.create_batch(self.input_file_id, completion_window=self.completion_window, metadata=metadata)
+        if not self.reattach:
+            batch = self.hook.create_batch(
+                self.input_file_id, completion_window=self.completion_window, metadata=metadata
+            )
+            self.log.info("Created batch %s from file %s (%s).", batch.id, self.input_file_id, batch.status)
+            return batch
+        reserved = RESERVED_METADATA_KEYS & set(metadata or {})
+        if reserved:
+            raise ValueError(f"metadata keys {sorted(reserved)} are set by the operator when reattach=True.")
+        fingerprint = batch_fingerprint(self.input_file_id, self.completion_window, BATCH_ENDPOINT, metadata)
+        tags = {RUN_KEY_FIELD: task_run_key(context), FINGERPRINT_FIELD: fingerprint}
+        batch, reattached = create_batch_once(
+            self.hook,
+            self.input_file_id,
+            completion_window=self.completion_window,
+            metadata=check_metadata({**(metadata or {}), **tags}) or {},
+            created_after=run_started_after(context),
+        )
+        if reattached:
+            self.log.info(
+                "Re-attached to batch %s (%s), created by an earlier try of this task.", batch.id, batch.status
+            )
+        else:
+            self.log.info("Created batch %s from file %s (%s).", batch.id, self.input_file_id, batch.status)
+        return batch
+
+    def execute(self, context: Context) -> str:
+        """Check the arguments, create the batch (or re-attach), push its id, and wait if asked."""
+        batch = self._create(context)
         self.batch_id = batch.id
         context["ti"].xcom_push(key="batch_id", value=batch.id)
-        self.log.info("Created batch %s from file %s (%s).", batch.id, self.input_file_id, batch.status)
         if not self.wait_for_completion:
             return batch.id
         timeout = self.wait_timeout if self.wait_timeout is not None else wait_timeout_for(self.completion_window)

@@ -19,7 +19,9 @@ def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixt
     return read
 
 
-def test_happy_path_defers_the_wait_and_passes_ids_by_xcom(kimi, storage):
+def test_happy_path_defers_the_wait_and_passes_ids_by_xcom(make_kimi, storage):
+    # Validating alone takes longer than the hop from create to the sensor, so the sensor must wait.
+    kimi = make_kimi(time_scale=0.4)
     result = run_dag("kimi_wait_deferred")
     assert result.state == "success", result.task_states
     file_id = result.xcom("upload")
@@ -97,3 +99,14 @@ def test_create_can_wait_itself(kimi, storage):
     batch_id = result.xcom("create")
     assert result.xcom("create", "batch_id") == batch_id
     assert result.xcom("create", "batch")["status"] == "completed"
+
+
+def test_retries_re_attach_to_the_batch_instead_of_paying_twice(make_kimi, storage, task_output):
+    # About two seconds of work against one-second tries.
+    kimi = make_kimi(time_scale=0.5, requests_per_second=2.0)
+    result = run_dag("kimi_create_retry", {"texts": ["a", "b"]})
+    assert result.state == "success", result.task_states
+    assert kimi.stats()["batches_created"] == 1
+    assert kimi.stats()["uploads"] == 1
+    assert result.xcom("create", "batch")["status"] == "completed"
+    assert "created by an earlier try of this task" in task_output()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -85,4 +86,19 @@ with DAG("kimi_create_and_wait", schedule=None, start_date=START, catchup=False)
     file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input()).output
     KimiCreateBatchOperator(
         task_id="create", input_file_id=file_id, wait_for_completion=True, deferrable=True, poll_interval=POLL
+    )
+
+with DAG("kimi_create_retry", schedule=None, start_date=START, catchup=False):
+    # Each try waits one second at most, so the first tries time out while the batch runs:
+    # their retries must re-attach to it rather than pay for another.
+    file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input()).output
+    KimiCreateBatchOperator(
+        task_id="create",
+        input_file_id=file_id,
+        wait_for_completion=True,
+        deferrable=False,
+        poll_interval=POLL,
+        wait_timeout=1.0,
+        retries=5,
+        retry_delay=timedelta(seconds=0),
     )

@@ -93,3 +93,20 @@ def test_faults_can_start_and_stop_while_serving(make_emulator):
     assert emu.stats()["faults"] == {"500": 1}
     with pytest.raises(ValueError, match="unknown fault kinds"):
         emu.set_faults({"503": 0.5})
+
+
+def test_a_lost_answer_does_the_work_but_the_client_sees_a_connection_error(make_emulator, tmp_path):
+    emu = make_emulator()
+    client = openai.OpenAI(api_key=emu.api_key, base_url=emu.base_url, max_retries=0)
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '
+        '"body": {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "hi"}]}}\n'
+    )
+    file_id = client.files.create(file=path, purpose="batch").id
+    emu.set_faults({"lost": 1.0})
+    with pytest.raises(openai.APIConnectionError):
+        client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h")
+    emu.set_faults({})
+    assert emu.stats()["batches_created"] == 1
+    assert len(client.batches.list().data) == 1

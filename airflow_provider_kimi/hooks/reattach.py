@@ -1,0 +1,105 @@
+"""Find what an earlier try of a task created, so a retry never pays twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD
+from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+
+if TYPE_CHECKING:
+    from openai.types import Batch, FileObject
+
+# A batch that ended like this is not worth re-attaching to: the retry makes a new one.
+NOT_REUSABLE = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
+ATTEMPTS = 4
+TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError)
+
+
+def _pause(attempt: int) -> None:
+    time.sleep(min(2.0**attempt / 2, 8.0))
+
+
+def find_batch(hook: KimiBatchHook, key: str, fingerprint: str, created_after: float | None) -> Batch | None:
+    """The newest reusable batch tagged with this run key and fingerprint, if any.
+
+    Batches are listed newest first, so the search stops at the first one older than
+    ``created_after`` (the DAG run's start): a retry never scans the organisation's history.
+    """
+    for batch in hook.iter_batches():
+        if created_after is not None and batch.created_at < created_after:
+            return None
+        metadata: Mapping[str, Any] = batch.metadata or {}
+        if metadata.get(RUN_KEY_FIELD) != key or metadata.get(FINGERPRINT_FIELD) != fingerprint:
+            continue
+        if BatchStatus(batch.status) in NOT_REUSABLE:
+            return None
+        return batch
+    return None
+
+
+def create_batch_once(
+    hook: KimiBatchHook,
+    input_file_id: str,
+    *,
+    completion_window: str,
+    metadata: dict[str, str],
+    created_after: float | None,
+) -> tuple[Batch, bool]:
+    """Create the batch unless an earlier try did; return it and whether it was re-attached.
+
+    The create call itself is never retried blindly: the answer to a POST can be lost after Kimi
+    made the batch. After a transient failure, look for the tagged batch first, then try again.
+    """
+    key, fingerprint = metadata[RUN_KEY_FIELD], metadata[FINGERPRINT_FIELD]
+    existing = find_batch(hook, key, fingerprint, created_after)
+    if existing is not None:
+        return existing, True
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            batch = hook.create_batch(
+                input_file_id, completion_window=completion_window, metadata=metadata, retry=False
+            )
+            return batch, False
+        except TRANSIENT:
+            if attempt == ATTEMPTS:
+                raise
+            _pause(attempt)
+            existing = find_batch(hook, key, fingerprint, created_after)
+            if existing is not None:
+                return existing, True
+    raise AssertionError("unreachable")
+
+
+def find_uploaded_file(hook: KimiBatchHook, filename: str, size: int, purpose: str) -> FileObject | None:
+    """A file an earlier try uploaded under the same tagged name and size, if Kimi still has it."""
+    for file in hook.list_files():
+        if file.filename == filename and file.bytes == size and file.purpose == purpose:
+            return file
+    return None
+
+
+def upload_once(hook: KimiBatchHook, source: Any, *, filename: str, size: int, purpose: str) -> tuple[FileObject, bool]:
+    """Upload under a tagged name unless an earlier try did; return the file and whether it was reused.
+
+    Like a batch, an upload whose answer was lost may have landed: look before sending it again.
+    """
+    existing = find_uploaded_file(hook, filename, size, purpose)
+    if existing is not None:
+        return existing, True
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return hook.upload_file(source, purpose=purpose, filename=filename, retry=False), False
+        except TRANSIENT:
+            if attempt == ATTEMPTS:
+                raise
+            _pause(attempt)
+            existing = find_uploaded_file(hook, filename, size, purpose)
+            if existing is not None:
+                return existing, True
+    raise AssertionError("unreachable")
