@@ -1,0 +1,496 @@
+"""N deferred batch waits in one event loop, as a triggerer runs them: ours against the others.
+
+Usage::
+
+    uv run --group bench python bench/bench_trigger_fleet.py                  # N = 100 and 1,000
+    uv run --group bench python bench/bench_trigger_fleet.py --n 2000         # one size
+    uv run --group bench python bench/bench_trigger_fleet.py --n 2000 --providers kimi --profile /tmp/prof
+
+Three processes per run, so the loop measured holds only the triggers:
+
+- a local Kimi server (the emulator) in its own process creates N batches that stay running,
+  then finishes them one by one at random times spread over ``--spread`` seconds (each batch is
+  "rushed": it turns ``completed`` inside that call, and the server notes the wall-clock time);
+- the measured process runs N triggers in one asyncio loop the way Airflow's triggerer does
+  (created one after another with ``await asyncio.sleep(0)`` between, each ``run()`` consumed
+  with ``async for``), next to a heartbeat task that sleeps 10 ms and records how late it wakes;
+- this script starts the two per provider and size, and prints the tables and the ratios.
+
+Providers: ``kimi`` (KimiBatchTrigger, shared client, no request budget so the mechanics compare
+alone), ``openai`` (OpenAIBatchTrigger of apache-airflow-providers-openai) and ``common-ai``
+(LLMBatchTrigger of apache-airflow-providers-common-ai, adapter ``openai``), both reading the
+server through an ``openai`` connection. All use the same ``--interval``.
+
+Figures:
+- stall: the heartbeat's longest lateness (max) and its 99th percentile, while the triggers run;
+- lag: from the moment a batch turned ``completed`` on the server to its trigger's event;
+- memory per wait: (peak RSS while waiting - RSS after a warm-up wait) / N;
+- connections: distinct client sockets the server saw (opened), and the most open at once;
+- polls: batch reads the server answered; CPU: the measured process's CPU seconds.
+
+The fixed vs adaptive table models polling over a spread of batch durations with the same
+policy function the trigger calls (real batches run for hours; the emulator cannot age one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROVIDERS = ("kimi", "openai", "common-ai")
+LABELS = {"kimi": "Kimi (ours)", "openai": "OpenAIBatchTrigger", "common-ai": "LLMBatchTrigger"}
+HEARTBEAT_SECONDS = 0.01
+KIMI_CONN = "kimi_fleet"
+OPENAI_CONN = "openai_fleet"
+
+# ---------------------------------------------------------------------------------------------
+# The server process
+# ---------------------------------------------------------------------------------------------
+
+
+class ConnectionCounter:
+    """ASGI wrapper that notes every distinct client socket (host, port) it serves."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.clients: set[tuple[Any, ...]] = set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.clients.add(tuple(scope.get("client") or ()))
+        await self.app(scope, receive, send)
+
+
+def open_connections(port: int) -> int:
+    import psutil
+
+    return sum(
+        1
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port
+    )
+
+
+def serve(n: int) -> None:
+    """Create n + 1 running batches, report them, finish them on the schedule read from stdin."""
+    import openai
+
+    from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
+
+    emulator = KimiEmulator(
+        EmulatorSettings(time_scale=0.01, hold_new_batches_after=0, access_log=False, log_level="warning")
+    )
+    counter = ConnectionCounter(emulator.app)
+    emulator.app = counter  # type: ignore[assignment]
+    emulator.start()
+    client = openai.OpenAI(api_key=emulator.api_key, base_url=emulator.base_url, max_retries=0)
+    line = {
+        "custom_id": "r0",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "Classify: hello"}]},
+    }
+    file_id = client.files.create(
+        file=("in.jsonl", (json.dumps(line) + "\n").encode(), "application/jsonl"), purpose="batch"
+    ).id
+    ids = [
+        client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h").id
+        for _ in range(n + 1)
+    ]
+    client.close()
+    emulator.rush(ids[0])  # the warm-up wait's batch: already done
+    counter.clients.clear()
+    print(json.dumps({"base_url": emulator.base_url, "api_key": emulator.api_key, "ids": ids}), flush=True)
+
+    go = sys.stdin.readline().split()
+    start, delay, spread, seed = float(go[1]), float(go[2]), float(go[3]), int(go[4])
+    rnd = random.Random(seed)
+    schedule = sorted((start + delay + spread * rnd.random(), batch_id) for batch_id in ids[1:])
+
+    peak_open = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_open
+        while not stop.wait(0.25):
+            peak_open = max(peak_open, open_connections(emulator.port))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    completed: dict[str, float] = {}
+    for at, batch_id in schedule:
+        pause = at - time.time()
+        if pause > 0:
+            time.sleep(pause)
+        if emulator.rush(batch_id)["status"] == "completed":
+            completed[batch_id] = time.time()
+    sys.stdin.readline()  # "stop"
+    stop.set()
+    sampler.join()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    print(
+        json.dumps(
+            {
+                "completed": completed,
+                "opened": len(counter.clients),
+                "peak_open": peak_open,
+                "requests": emulator.stats()["requests"],
+                "cpu_s": cpu.ru_utime + cpu.ru_stime,
+            }
+        ),
+        flush=True,
+    )
+    emulator.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The measured process
+# ---------------------------------------------------------------------------------------------
+
+
+def trigger_factory(provider: str, interval: float, horizon: float) -> Callable[[str], Any]:
+    """A function that builds provider's trigger for one batch id, as the triggerer would."""
+    end_time = time.time() + horizon
+    if provider == "kimi":
+        from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
+
+        return lambda batch_id: KimiBatchTrigger(batch_id, KIMI_CONN, poll_interval=interval, end_time=end_time)
+    if provider == "openai":
+        from airflow.providers.openai.triggers.openai import OpenAIBatchTrigger
+
+        return lambda batch_id: OpenAIBatchTrigger(OPENAI_CONN, batch_id, interval, end_time=end_time)
+    from airflow.providers.common.ai.triggers.llm_batch import LLMBatchTrigger
+
+    return lambda batch_id: LLMBatchTrigger(
+        llm_conn_id=OPENAI_CONN,
+        adapter="openai",
+        batch_id=batch_id,
+        poll_interval=int(interval),
+        end_time=end_time,
+        cancel_on_kill=False,
+        cancel_on_timeout=False,
+        timeout=int(horizon),
+    )
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+async def fleet(
+    provider: str, ids: list[str], interval: float, delay: float, spread: float, seed: int, server: Any
+) -> dict[str, Any]:
+    horizon = delay + spread + 6 * interval + 120
+    make = trigger_factory(provider, interval, horizon)
+    events: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    async def consume(batch_id: str) -> None:
+        async for event in make(batch_id).run():
+            events.setdefault(batch_id, (time.time(), event.payload))
+
+    await consume(ids[0])  # warm-up: imports, first client, first connection lookup
+    events.clear()
+    gc.collect()
+    base_rss = rss_bytes()
+    peak_rss = base_rss
+    waiting = ids[1:]
+    loop = asyncio.get_running_loop()
+    stalls: list[float] = []
+    done = asyncio.Event()
+
+    async def heartbeat() -> None:
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            stalls.append(loop.time() - before - HEARTBEAT_SECONDS)
+
+    async def sample_rss() -> None:
+        nonlocal peak_rss
+        while not done.is_set():
+            peak_rss = max(peak_rss, rss_bytes())
+            await asyncio.sleep(0.5)
+
+    start = time.time() + 0.5
+    server.stdin.write(f"go {start} {delay} {spread} {seed}\n")
+    server.stdin.flush()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    beat = asyncio.create_task(heartbeat())
+    sampler = asyncio.create_task(sample_rss())
+    tasks = []
+    for batch_id in waiting:
+        tasks.append(asyncio.create_task(consume(batch_id)))
+        await asyncio.sleep(0)  # as the triggerer's create_triggers does between triggers
+    created = time.time()
+    _, pending = await asyncio.wait(tasks, timeout=horizon)
+    done.set()
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(beat, sampler, *pending, return_exceptions=True)
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    statuses: dict[str, int] = {}
+    for _, payload in events.values():
+        statuses[str(payload.get("status"))] = statuses.get(str(payload.get("status")), 0) + 1
+    return {
+        "events": {batch_id: at for batch_id, (at, _) in events.items()},
+        "statuses": statuses,
+        "missing": len(waiting) - len(events),
+        "stall_max_ms": max(stalls) * 1000 if stalls else math.nan,
+        "stall_p99_ms": percentile(stalls, 0.99) * 1000,
+        "mem_per_wait_kb": (peak_rss - base_rss) / len(waiting) / 1024,
+        "create_s": created - start + 0.5,
+        "cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
+    }
+
+
+def run_one(
+    provider: str, n: int, interval: float, delay: float, spread: float, seed: int, profile: Path | None
+) -> dict[str, Any]:
+    """Measure one provider at one size (runs in its own process)."""
+    import logging
+
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdin is not None
+    assert server.stdout is not None
+    info = json.loads(server.stdout.readline())
+    kimi = {"conn_type": "kimi", "host": info["base_url"], "password": info["api_key"]}
+    kimi["extra"] = {"max_requests_per_minute": 0}  # type: ignore[assignment]
+    openai_conn = {"conn_type": "openai", "host": info["base_url"], "password": info["api_key"]}
+    os.environ[f"AIRFLOW_CONN_{KIMI_CONN.upper()}"] = json.dumps(kimi)
+    os.environ[f"AIRFLOW_CONN_{OPENAI_CONN.upper()}"] = json.dumps(openai_conn)
+    trigger_factory(provider, interval, 1)  # import before silencing the loggers Airflow sets up
+    logging.disable(logging.INFO)  # the same for every provider: no per-request log lines
+
+    profiler = None
+    if profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001, async_mode="disabled")
+        profiler.start()
+    result = asyncio.run(fleet(provider, info["ids"], interval, delay, spread, seed, server))
+    if profiler is not None:
+        profiler.stop()
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / f"{provider}-{n}.txt").write_text(profiler.output_text(unicode=False, color=False))
+        (profile / f"{provider}-{n}.html").write_text(profiler.output_html())
+    server.stdin.write("stop\n")
+    server.stdin.flush()
+    served = json.loads(server.stdout.readline())
+    server.wait(30)
+    lags = [
+        at - served["completed"][batch_id]
+        for batch_id, at in result.pop("events").items()
+        if batch_id in served["completed"]
+    ]
+    return {
+        **result,
+        "lag_p50_s": percentile(lags, 0.5),
+        "lag_p99_s": percentile(lags, 0.99),
+        "lag_max_s": max(lags) if lags else math.nan,
+        "opened": served["opened"],
+        "peak_open": served["peak_open"],
+        "polls": served["requests"].get("GET /v1/batches/{batch_id}", 0),
+        "server_cpu_s": served["cpu_s"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixed vs adaptive polling (a model over batch durations, with the trigger's own policy)
+# ---------------------------------------------------------------------------------------------
+
+
+def poll_model(durations: list[float], base: float, adaptive: bool) -> dict[str, float]:
+    """Calls per batch-hour and detection lag of one policy over the given batch durations.
+
+    Each batch is polled at its start and then at the policy's intervals; its lag is the time
+    from its end to the first poll at or after it.
+    """
+    from airflow_provider_kimi.batch.polling import adaptive_poll_interval
+
+    calls = 0
+    hours = 0.0
+    lags: list[float] = []
+    shares: list[float] = []
+    for duration in durations:
+        at = 0.0
+        polls = 1
+        while at < duration:
+            at += adaptive_poll_interval(base, at) if adaptive else base
+            polls += 1
+        calls += polls
+        hours += duration / 3600
+        lags.append(at - duration)
+        shares.append((at - duration) / duration)
+    short = [lag for lag, duration in zip(lags, durations, strict=True) if duration <= 600]
+    return {
+        "calls": calls / hours,
+        "lag_p50": percentile(lags, 0.5),
+        "lag_p99": percentile(lags, 0.99),
+        "short_p99": percentile(short, 0.99),
+        "share_p50": percentile(shares, 0.5),
+        "share_p99": percentile(shares, 0.99),
+    }
+
+
+def print_polling_model(base: float, seed: int) -> None:
+    rnd = random.Random(seed)
+    # Log-normal around an hour (2 minutes to a day), as batch runs spread in practice.
+    durations = [min(86400.0, max(120.0, rnd.lognormvariate(math.log(3600), 1.0))) for _ in range(20_000)]
+    fixed = poll_model(durations, base, adaptive=False)
+    adaptive = poll_model(durations, base, adaptive=True)
+    equal_calls_base = base * fixed["calls"] / adaptive["calls"]
+    sparse = poll_model(durations, equal_calls_base, adaptive=False)
+    print(
+        f"\nFixed vs adaptive polling (model with the trigger's own policy function: 20,000 batches, "
+        f"log-normal run times, median 1 h, 2 min to 24 h; base {base:g} s)"
+    )
+    header = (
+        f"{'policy':<22} {'calls/batch-hour':>17} {'lag p50 s':>10} {'lag p99 s':>10} "
+        f"{'p99 lag, runs <= 10 min':>24} {'lag/run p50':>12} {'lag/run p99':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = (
+        (f"fixed {base:g} s", fixed),
+        (f"adaptive from {base:g} s", adaptive),
+        (f"fixed {equal_calls_base:.0f} s (same calls)", sparse),
+    )
+    for name, row in rows:
+        print(
+            f"{name:<22} {row['calls']:>17.1f} {row['lag_p50']:>10.1f} {row['lag_p99']:>10.1f} "
+            f"{row['short_p99']:>24.1f} {row['share_p50']:>12.1%} {row['share_p99']:>12.1%}"
+        )
+    print(
+        f"adaptive / fixed: calls x{adaptive['calls'] / fixed['calls']:.2f}, lag p50 "
+        f"x{adaptive['lag_p50'] / fixed['lag_p50']:.1f}; a 200-requests-a-minute budget carries about "
+        f"{200 * 60 / fixed['calls']:.0f} waits at fixed {base:g} s and {200 * 60 / adaptive['calls']:.0f} adaptive; "
+        f"at the same calls a fixed interval detects batches of <= 10 min "
+        f"x{sparse['short_p99'] / adaptive['short_p99']:.1f} later (p99)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------------------------
+
+ROWS: list[tuple[str, str, str]] = [
+    ("stall_max_ms", "loop stall max (ms)", "{:.1f}"),
+    ("stall_p99_ms", "loop stall p99 (ms)", "{:.1f}"),
+    ("lag_p50_s", "detection lag p50 (s)", "{:.2f}"),
+    ("lag_p99_s", "detection lag p99 (s)", "{:.2f}"),
+    ("lag_max_s", "detection lag max (s)", "{:.2f}"),
+    ("mem_per_wait_kb", "memory per wait (KB)", "{:.1f}"),
+    ("opened", "connections opened", "{:d}"),
+    ("peak_open", "connections open at once", "{:d}"),
+    ("polls", "batch polls served", "{:d}"),
+    ("cpu_s", "CPU s (triggers process)", "{:.1f}"),
+    ("server_cpu_s", "CPU s (server process)", "{:.1f}"),
+    ("missing", "waits without an event", "{:d}"),
+]
+RATIO_KEYS = ("stall_max_ms", "stall_p99_ms", "lag_p50_s", "lag_p99_s", "mem_per_wait_kb", "opened", "cpu_s")
+
+
+def print_table(n: int, interval: float, results: dict[str, dict[str, Any]]) -> None:
+    providers = list(results)
+    print(f"\nN = {n} waits, poll interval {interval:g} s")
+    header = f"{'':<28}" + "".join(f"{LABELS[p]:>20}" for p in providers)
+    print(header)
+    print("-" * len(header))
+    for key, label, fmt in ROWS:
+        cells = []
+        for p in providers:
+            value = results[p].get(key)
+            cells.append(f"{fmt.format(value) if isinstance(value, (int, float)) else '-':>20}")
+        print(f"{label:<28}" + "".join(cells))
+    statuses = "; ".join(f"{LABELS[p]}: {results[p]['statuses']}" for p in providers)
+    print(f"events: {statuses}")
+    if "kimi" in results and len(providers) > 1:
+        print("ratios (other / ours; > 1 means ours is better):")
+        for p in providers:
+            if p == "kimi":
+                continue
+            parts = []
+            for key in RATIO_KEYS:
+                ours, theirs = results["kimi"].get(key), results[p].get(key)
+                if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and ours > 0:
+                    parts.append(f"{key} x{theirs / ours:.1f}")
+            print(f"  {LABELS[p]}: " + ", ".join(parts))
+    target = results.get("kimi")
+    if target is not None:
+        print(
+            "targets (ours): stall max < 50 ms: "
+            f"{'met' if target['stall_max_ms'] < 50 else 'MISSED'}; lag p99 <= interval + 1 s: "
+            f"{'met' if target['lag_p99_s'] <= interval + 1 else 'MISSED'}; a few connections: "
+            f"{'met' if target['peak_open'] <= 8 else 'MISSED'}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, nargs="+", default=[100, 1000], help="waits per run (default 100 1000)")
+    parser.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
+    parser.add_argument("--interval", type=float, default=10.0, help="poll interval of every trigger (s)")
+    parser.add_argument("--delay", type=float, default=15.0, help="seconds before the first batch finishes")
+    parser.add_argument("--spread", type=float, default=60.0, help="batches finish over this many seconds")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of each run here")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--run-one", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.serve is not None:
+        serve(args.serve)
+        return 0
+    if args.run_one:
+        result = run_one(args.run_one, args.n[0], args.interval, args.delay, args.spread, args.seed, args.profile)
+        args.out.write_text(json.dumps(result))
+        return 0
+
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; each run: server and triggers in separate processes"
+    )
+    for n in args.n:
+        results: dict[str, dict[str, Any]] = {}
+        for provider in args.providers:
+            with tempfile.TemporaryDirectory() as scratch:
+                out = Path(scratch) / "result.json"
+                command = [
+                    sys.executable, __file__, "--run-one", provider, "--n", str(n), "--out", str(out),
+                    "--interval", str(args.interval), "--delay", str(args.delay), "--spread", str(args.spread),
+                    "--seed", str(args.seed),
+                ]  # fmt: skip
+                if args.profile:
+                    command += ["--profile", str(args.profile)]
+                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+                results[provider] = json.loads(out.read_text())
+        print_table(n, args.interval, results)
+    print_polling_model(60.0, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
