@@ -91,7 +91,7 @@ def example_kimi_batch_images() -> None:
     @task
     def make_images(params: dict[str, Any] | None = None, run_id: str | None = None) -> list[str]:
         """The URLs of the images to classify: the ``images`` folder's, or freshly drawn samples."""
-        source = (params or {}).get("images") or ""
+        source = params["images"] if params else IMAGES
         if source:
             files = ObjectStoragePath(source).iterdir()
             images = sorted(str(path) for path in files if path.suffix.lower() in IMAGE_MIME_TYPES)

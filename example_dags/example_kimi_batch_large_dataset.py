@@ -4,7 +4,8 @@ build_input -> split_input -> upload[i] -> create[i] -> wait[i] -> join
 
 Kimi takes input files up to 100 MB. ``split_input`` cuts the input into parts that each fit,
 never cutting a line, and dynamic task mapping runs upload -> create -> wait once per part, in
-parallel, each part retried on its own. ``join`` then downloads every part's output and error
+parallel, each part retried on its own; each batch gets a 3-day completion window, as Kimi advises
+for large inputs. ``join`` then downloads every part's output and error
 files and reads them in one pass: counts, tokens and estimated cost for the whole dataset, and a
 check that every ``custom_id`` of the input came back exactly once.
 
@@ -81,9 +82,10 @@ def example_kimi_batch_large_dataset() -> None:
     @task
     def build_input(params: dict[str, Any] | None = None, run_id: str | None = None) -> str:
         """Write every row as a request line, streaming; the file may be any size."""
+        rows = int(params["rows"]) if params else ROWS
         path = run_folder(str(run_id)) / "review_requests.jsonl"
         requests = prompt_requests(
-            reviews(int((params or {})["rows"])),
+            reviews(rows),
             system_prompt=SYSTEM_PROMPT,
             template="Classify the sentiment of this review: {text}",
             custom_id_column="id",
@@ -96,9 +98,10 @@ def example_kimi_batch_large_dataset() -> None:
     @task
     def split_input(input_url: str, params: dict[str, Any] | None = None, run_id: str | None = None) -> list[str]:
         """Cut the input into parts of at most ``max_part_bytes``; return their URLs, one batch each."""
+        max_bytes = int(params["max_part_bytes"]) if params else MAX_PART_BYTES
         folder = run_folder(str(run_id)) / "parts"
         folder.mkdir(parents=True, exist_ok=True)
-        parts = split_file(ObjectStoragePath(input_url), folder, max_bytes=int((params or {})["max_part_bytes"]))
+        parts = split_file(ObjectStoragePath(input_url), folder, max_bytes=max_bytes)
         for part in parts:
             ids = f"{part.first_custom_id} to {part.last_custom_id}"
             print(f"{part.path}: {part.lines} requests ({ids}), {part.bytes} bytes")
@@ -110,7 +113,7 @@ def example_kimi_batch_large_dataset() -> None:
         hook = KimiBatchHook()
         folder = run_folder(str(run_id)) / "results"
         folder.mkdir(parents=True, exist_ok=True)
-        files = []
+        files: list[ObjectStoragePath] = []
         for batch in batches:
             for kind in ("output", "error"):
                 file_id = batch.get(f"{kind}_file_id")
@@ -129,7 +132,7 @@ def example_kimi_batch_large_dataset() -> None:
     input_url = build_input()
     parts = split_input(input_url)
     upload = KimiUploadFileOperator.partial(task_id="upload").expand(file_path=parts)
-    create = KimiCreateBatchOperator.partial(task_id="create", completion_window="24h").expand(
+    create = KimiCreateBatchOperator.partial(task_id="create", completion_window="3d").expand(
         input_file_id=upload.output
     )
     wait = KimiBatchSensor.partial(task_id="wait", deferrable=True, poke_interval=POLL_SECONDS).expand(

@@ -72,7 +72,7 @@ def example_kimi_batch_videos() -> None:
     @task
     def make_videos(params: dict[str, Any] | None = None, run_id: str | None = None) -> list[str]:
         """The URLs of the videos: the ``videos`` folder's, or placeholders for the local server."""
-        source = (params or {}).get("videos") or ""
+        source = params["videos"] if params else VIDEOS
         if source:
             files = ObjectStoragePath(source).iterdir()
             videos = sorted(str(path) for path in files if path.suffix.lower() in VIDEO_MIME_TYPES)
