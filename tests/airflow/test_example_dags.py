@@ -48,7 +48,7 @@ def test_classification_example(kimi, example_env):
     result = run_example("example_kimi_batch_classification")
     batch = assert_one_batch_ran(result)
     assert batch["request_counts"] == {"total": 5, "completed": 5, "failed": 0}
-    assert result.xcom("read_results") == {"results": 5, "succeeded": 5}
+    assert batch["output_file_id"]
     assert kimi.stats()["batches_created"] == 1
 
 
@@ -69,6 +69,22 @@ def test_images_example_sends_each_image_inline(kimi, example_env):
     assert result.xcom("read_results") == {"results": len(images), "succeeded": len(images)}
     # The batch input only: inline images need no upload of their own.
     assert kimi.stats()["uploads"] == 1
+
+
+def test_images_example_reads_the_images_of_a_given_folder(kimi, example_env, tmp_path):
+    folder = tmp_path / "my_images"
+    folder.mkdir()
+    (folder / "sunset.png").write_bytes(b"\x89PNG\r\n\x1a\n placeholder")
+    (folder / "portrait.JPG").write_bytes(b"\xff\xd8\xff placeholder \xff\xd9")
+    (folder / "notes.txt").write_text("not an image")
+    result = run_example("example_kimi_batch_images", {"images": f"file://{folder}"})
+    lines = read_lines(result.xcom("build_input"))
+    urls = {line["custom_id"]: line["body"]["messages"][-1]["content"][0]["image_url"]["url"] for line in lines}
+    assert {custom_id: url.split(",")[0] for custom_id, url in urls.items()} == {
+        "portrait.JPG": "data:image/jpeg;base64",
+        "sunset.png": "data:image/png;base64",
+    }
+    assert result.xcom("read_results") == {"results": 2, "succeeded": 2}
 
 
 def test_videos_example_uploads_each_video_once_and_refers_to_it(kimi, example_env):
