@@ -26,3 +26,7 @@ class KimiBatchEndedError(AirflowFailException):
 
     A retry of the same wait cannot change a finished batch, so the task fails without retrying.
     """
+
+
+class KimiResultsPolicyError(AirflowFailException):
+    """More requests failed than the task allows; the files are downloaded all the same."""

@@ -25,7 +25,10 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Kimi", "python-modules": ["airflow_provider_kimi.hooks.kimi"]},
         ],
         "operators": [
-            {"integration-name": "Kimi", "python-modules": ["airflow_provider_kimi.operators.kimi"]},
+            {
+                "integration-name": "Kimi",
+                "python-modules": ["airflow_provider_kimi.operators.kimi", "airflow_provider_kimi.operators.download"],
+            },
         ],
         "sensors": [
             {"integration-name": "Kimi", "python-modules": ["airflow_provider_kimi.sensors.kimi"]},

@@ -1,6 +1,6 @@
 """Classify texts with Kimi's Batch API: the user guide's workflow, one task per stage.
 
-build_input -> upload -> create -> wait (deferred to the triggerer) -> read_results
+build_input -> upload -> create -> wait (deferred to the triggerer) -> download -> report
 
 Files that cross task boundaries live under ``KIMI_EXAMPLE_STORAGE`` (any ``ObjectStoragePath``
 URL: ``file://``, ``s3://``...), so the DAG runs the same on every executor. The connection is
@@ -18,19 +18,21 @@ import pendulum
 from airflow.providers.common.compat.sdk import ObjectStoragePath, dag, task
 
 from airflow_provider_kimi.batch.builders import prompt_requests
-from airflow_provider_kimi.batch.results import format_table, iter_results
+from airflow_provider_kimi.batch.results import iter_results
 from airflow_provider_kimi.batch.writer import write_requests
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook
-from airflow_provider_kimi.operators.kimi import KimiCreateBatchOperator, KimiUploadFileOperator
+from airflow_provider_kimi.operators import (
+    KimiCreateBatchOperator,
+    KimiDownloadResultsOperator,
+    KimiUploadFileOperator,
+)
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
 
 STORAGE = os.environ.get("KIMI_EXAMPLE_STORAGE", "file:///tmp/kimi_batch_examples")
 POLL_SECONDS = float(os.environ.get("KIMI_EXAMPLE_POLL_SECONDS", "30"))
 MODEL = os.environ.get("KIMI_EXAMPLE_MODEL", "kimi-k2.5")
 
-SYSTEM_PROMPT = (
-    "You are a text classification expert. Classify texts into: Literature/News/Academic/Technology/Lifestyle"
-)
+CATEGORIES = ["Literature", "News", "Academic", "Technology", "Lifestyle"]
+SYSTEM_PROMPT = f"You are a text classification expert. Classify texts into: {'/'.join(CATEGORIES)}"
 TEXTS = [
     "Hamlet is one of Shakespeare's most famous tragedies",
     "Scientists discover new potentially habitable planet",
@@ -55,10 +57,11 @@ def run_folder(run_id: str) -> ObjectStoragePath:
     tags=["kimi", "example"],
 )
 def example_kimi_batch_classification() -> None:
-    @task
-    def build_input(run_id: str | None = None) -> str:
-        """Write one request line per text; return the file's URL for the upload task."""
-        path = run_folder(str(run_id)) / "classification_requests.jsonl"
+    @task(multiple_outputs=True)
+    def build_input(run_id: str | None = None) -> dict[str, str]:
+        """Write one request line per text; return where the input and the results go."""
+        folder = run_folder(str(run_id))
+        path = folder / "classification_requests.jsonl"
         rows = [{"id": f"text_{i}", "text": text} for i, text in enumerate(TEXTS)]
         requests = prompt_requests(
             rows,
@@ -69,29 +72,38 @@ def example_kimi_batch_classification() -> None:
         )
         written = write_requests(requests, path)
         print(f"Wrote {written.lines} requests ({written.bytes} bytes) to {path}")
-        return str(path)
+        return {"input": str(path), "results": str(folder / "results")}
 
     @task
-    def read_results(batch: dict[str, Any], run_id: str | None = None) -> dict[str, int]:
-        """Download the output and error files, then log each custom_id with its answer."""
-        hook = KimiBatchHook()
-        folder = run_folder(str(run_id))
-        files = {}
-        for kind in ("output", "error"):
-            file_id = batch.get(f"{kind}_file_id")
-            if file_id:
-                files[kind] = folder / f"{kind}.jsonl"
-                hook.download_file(file_id, files[kind])
-        results = list(iter_results(files.get("output"), files.get("error")))
-        print(format_table(results, limit=None))
-        for result in sorted(results, key=lambda r: r.custom_id):
-            print(f"{result.custom_id}: {result.answer if result.succeeded else result.error_summary}")
-        return {"results": len(results), "succeeded": sum(r.succeeded for r in results)}
+    def report(manifest: dict[str, Any]) -> dict[str, str]:
+        """Log a table of custom_id, category and tokens, then the cost summary."""
+        paths = [ObjectStoragePath(manifest[key]) for key in ("output_path", "error_path") if manifest[key]]
+        categories: dict[str, str] = {}
+        answers: list[str] = []
+        lines = [f"{'custom_id':<10} {'category':<12} {'tokens':>8}"]
+        for result in sorted(iter_results(*paths), key=lambda r: r.custom_id):
+            answer = result.answer or str(result.error_summary)
+            categories[result.custom_id] = next((c for c in CATEGORIES if c in answer), "?")
+            answers.append(f"{result.custom_id}: {answer}")
+            lines.append(f"{result.custom_id:<10} {categories[result.custom_id]:<12} {result.total_tokens:>8}")
+        summary = manifest["summary"]
+        lines.append(
+            f"{summary['succeeded']} succeeded, {summary['failed']} failed; "
+            f"{summary['prompt_tokens']} prompt + {summary['completion_tokens']} completion tokens; "
+            f"estimated ${summary['estimated_cost_usd']:.6f} at the batch price "
+            f"(${summary['realtime_cost_usd']:.6f} in real time)"
+        )
+        print("\n".join(lines + answers))
+        return categories
 
-    file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input()).output
+    built = build_input()
+    file_id = KimiUploadFileOperator(task_id="upload", file_path=built["input"]).output
     batch_id = KimiCreateBatchOperator(task_id="create", input_file_id=file_id, completion_window="24h").output
     wait = KimiBatchSensor(task_id="wait", batch_id=batch_id, deferrable=True, poke_interval=POLL_SECONDS)
-    read_results(wait.output)
+    download = KimiDownloadResultsOperator(
+        task_id="download", batch=wait.output, destination=built["results"], input_path=built["input"]
+    )
+    report(download.output)
 
 
 example_kimi_batch_classification()

@@ -1,1 +1,15 @@
-"""Operators of the Kimi provider."""
+"""Operators for each stage of a Kimi batch."""
+
+from airflow_provider_kimi.operators.download import KimiDownloadResultsOperator
+from airflow_provider_kimi.operators.kimi import (
+    KimiCancelBatchOperator,
+    KimiCreateBatchOperator,
+    KimiUploadFileOperator,
+)
+
+__all__ = [
+    "KimiCancelBatchOperator",
+    "KimiCreateBatchOperator",
+    "KimiDownloadResultsOperator",
+    "KimiUploadFileOperator",
+]

@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Collection, Mapping, Sequence
-from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import openai
-from airflow.providers.common.compat.sdk import BaseOperator, ObjectStoragePath, conf
+from airflow.providers.common.compat.sdk import conf
 
 from airflow_provider_kimi.batch.idempotency import (
     FINGERPRINT_FIELD,
@@ -26,21 +24,15 @@ from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, de
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.validator import ensure_valid
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
-from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT, KimiBatchHook
+from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
+from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
 from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from openai.types import Batch
-
-
-def storage_path(value: Any) -> Any:
-    """A URL (``s3://...``, ``file://...``) becomes an ``ObjectStoragePath``; a plain string a local path."""
-    if isinstance(value, str):
-        return ObjectStoragePath(value) if "://" in value else Path(value)
-    return value
 
 
 def task_run_key(context: Context) -> str:
@@ -71,20 +63,7 @@ def sha256_of(path: Any) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
-class _KimiOperator(BaseOperator):
-    """Shared by every Kimi operator: the connection id and a lazily built hook."""
-
-    def __init__(self, *, kimi_conn_id: str = KimiBatchHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.kimi_conn_id = kimi_conn_id
-
-    @cached_property
-    def hook(self) -> KimiBatchHook:
-        """The hook, built on first use so parsing the DAG costs nothing."""
-        return KimiBatchHook(kimi_conn_id=self.kimi_conn_id)
-
-
-class KimiUploadFileOperator(_KimiOperator):
+class KimiUploadFileOperator(KimiBaseOperator):
     """Upload a file to Kimi and return its file id (to XCom).
 
     A batch input (``purpose="batch"``) is checked first with the same rules as
@@ -142,7 +121,7 @@ class KimiUploadFileOperator(_KimiOperator):
         return uploaded.id
 
 
-class KimiCreateBatchOperator(_KimiOperator):
+class KimiCreateBatchOperator(KimiBaseOperator):
     """Create a Kimi batch from an uploaded input file; push its id to XCom the moment it exists.
 
     Returns the batch id. With ``wait_for_completion=True`` the task also waits for the batch to
@@ -271,7 +250,7 @@ class KimiCreateBatchOperator(_KimiOperator):
             self.log.info("Cancelled batch %s because the task was killed.", self.batch_id)
 
 
-class KimiCancelBatchOperator(_KimiOperator):
+class KimiCancelBatchOperator(KimiBaseOperator):
     """Cancel a Kimi batch; return its snapshot.
 
     A batch that has already ended is a clear, successful outcome ("nothing to cancel"), not a

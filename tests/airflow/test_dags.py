@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import openai
 import pytest
 from dag_runs import run_dag
 
@@ -110,3 +114,74 @@ def test_retries_re_attach_to_the_batch_instead_of_paying_twice(make_kimi, stora
     assert kimi.stats()["uploads"] == 1
     assert result.xcom("create", "batch")["status"] == "completed"
     assert "created by an earlier try of this task" in task_output()
+
+
+def download(dag_id: str, storage, conf: dict | None = None) -> tuple:
+    results = storage / "results"
+    return run_dag(dag_id, {"results": f"file://{results}", **(conf or {})}), results
+
+
+def test_download_accounts_for_successes_failures_and_missing_requests(kimi, storage):
+    texts = ["fine", "broken [[fail:400]]", "also fine", "down [[fail:500]]"]
+    result, results = download("kimi_download", storage, {"texts": texts})
+    assert result.state == "success", result.task_states
+    manifest = result.xcom("download")
+    batch_id = result.xcom("create")
+    assert manifest["output_path"] == f"file://{results}/{batch_id}.output.jsonl"
+    assert manifest["error_path"] == f"file://{results}/{batch_id}.error.jsonl"
+    assert (results / f"{batch_id}.output.jsonl").stat().st_size == manifest["output_bytes"] > 0
+    summary = manifest["summary"]
+    assert (summary["succeeded"], summary["failed"], summary["missing"]) == (2, 2, 1)
+    assert summary["missing_custom_ids"] == ["never-1"]
+    assert summary["prompt_tokens"] > 0
+    assert 0 < summary["estimated_cost_usd"] < summary["realtime_cost_usd"]
+    assert sorted(e["message"][:8] for e in summary["top_errors"]) == ["HTTP 400", "HTTP 500"]
+    assert sorted(p.name for p in results.iterdir()) == [f"{batch_id}.error.jsonl", f"{batch_id}.output.jsonl"]
+
+
+def test_an_all_failed_batch_has_no_output_file_and_fails_a_strict_download(kimi, storage, task_output):
+    result, _ = download("kimi_download_strict", storage, {"texts": ["x [[fail:400]]", "y [[fail:400]]"]})
+    assert result.xcom("wait")["status"] == "completed"
+    assert result.xcom("wait")["output_file_id"] is None
+    assert result.task_states["download"] == "failed"
+    output = task_output()
+    assert "KimiResultsPolicyError" in output
+    assert "Too many failures: 3 of 3 requests did not succeed" in output
+    assert "2 x HTTP 400" in output
+
+
+def test_an_expired_batch_still_yields_the_results_already_paid_for(make_kimi, storage):
+    # Two requests run, then the batch holds until its (scaled) 24h window passes.
+    kimi = make_kimi(time_scale=0.2, requests_per_second=10, window_scale=3e-5)
+    kimi.hold_new_batches(2)
+    result, _ = download("kimi_download", storage, {"texts": ["a", "b", "c", "d"]})
+    assert result.state == "success", result.task_states
+    assert result.xcom("wait")["status"] == "expired"
+    summary = result.xcom("download")["summary"]
+    assert (summary["succeeded"], summary["expired"], summary["missing"]) == (2, 2, 1)
+
+
+def test_a_cancelled_batch_still_yields_the_results_already_paid_for(make_kimi, storage):
+    kimi = make_kimi(time_scale=0.2, requests_per_second=10, cancelling_seconds=0.5)
+    kimi.hold_new_batches(3)
+    client = openai.OpenAI(api_key=kimi.api_key, base_url=kimi.base_url)
+    cancelled: list[str] = []
+
+    def cancel_once_three_are_done() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not cancelled:
+            for batch in client.batches.list().data:
+                if batch.request_counts and batch.request_counts.completed == 3:
+                    client.batches.cancel(batch.id)
+                    cancelled.append(batch.id)
+            time.sleep(0.05)
+
+    canceller = threading.Thread(target=cancel_once_three_are_done, daemon=True)
+    canceller.start()
+    result, _ = download("kimi_download", storage, {"texts": ["a", "b", "c", "d", "e"]})
+    canceller.join(timeout=5)
+    assert result.state == "success", result.task_states
+    assert cancelled == [result.xcom("create")]
+    assert result.xcom("wait")["status"] == "cancelled"
+    summary = result.xcom("download")["summary"]
+    assert (summary["succeeded"], summary["cancelled"], summary["missing"]) == (3, 2, 1)

@@ -6,6 +6,7 @@ and ``kimi_default`` points at the local server a test started.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from datetime import timedelta
@@ -16,9 +17,10 @@ from airflow.providers.common.compat.sdk import DAG, ObjectStoragePath, task
 
 from airflow_provider_kimi.batch.builders import prompt_requests
 from airflow_provider_kimi.batch.writer import write_requests
-from airflow_provider_kimi.operators.kimi import (
+from airflow_provider_kimi.operators import (
     KimiCancelBatchOperator,
     KimiCreateBatchOperator,
+    KimiDownloadResultsOperator,
     KimiUploadFileOperator,
 )
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
@@ -102,3 +104,39 @@ with DAG("kimi_create_retry", schedule=None, start_date=START, catchup=False):
         retries=5,
         retry_delay=timedelta(seconds=0),
     )
+
+
+@task
+def input_with_a_request_never_sent(path: str) -> str:
+    """The input as the user kept it, with one more request than was uploaded: that one is missing."""
+    kept = ObjectStoragePath(path).parent / "kept_input.jsonl"
+    extra = next(prompt_requests(["never sent"], custom_id_column=None, id_prefix="never-"))
+    write_requests([*read_requests(path), extra], kept)
+    return str(kept)
+
+
+def read_requests(path: str) -> list[dict[str, Any]]:
+    with ObjectStoragePath(path).open("rb") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+for name, limit in (("kimi_download", None), ("kimi_download_strict", 0.25)):
+    with DAG(name, schedule=None, start_date=START, catchup=False):
+        input_path = build_input()
+        file_id = KimiUploadFileOperator(task_id="upload", file_path=input_path).output
+        batch_id = KimiCreateBatchOperator(task_id="create", input_file_id=file_id).output
+        wait = KimiBatchSensor(
+            task_id="wait",
+            batch_id=batch_id,
+            deferrable=True,
+            poke_interval=POLL,
+            timeout=120,
+            succeed_on=("completed", "expired", "cancelled"),
+        )
+        KimiDownloadResultsOperator(
+            task_id="download",
+            batch=wait.output,
+            destination="{{ dag_run.conf['results'] }}",
+            input_path=input_with_a_request_never_sent(input_path),
+            max_failed_ratio=limit,
+        )

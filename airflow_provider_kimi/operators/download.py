@@ -1,0 +1,122 @@
+"""KimiDownloadResultsOperator: a finished batch's files into the user's storage, and a summary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_kimi.batch.outcome import ended_batch_error
+from airflow_provider_kimi.batch.policy import check_failures
+from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
+from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot
+from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.summary import summarize
+from airflow_provider_kimi.exceptions import KimiBatchEndedError, KimiResultsPolicyError
+from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+# Kimi's ids are short alphanumerics; anything else must not become part of a path.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def result_file_name(batch_id: str, kind: str) -> str:
+    """``<batch id>.output.jsonl`` or ``<batch id>.error.jsonl``: a name, never a path."""
+    if not _SAFE_ID.match(batch_id):
+        raise ValueError(f"Refusing to name a file after batch id {batch_id!r}: not a plain Kimi id.")
+    return f"{batch_id}.{kind}.jsonl"
+
+
+class KimiDownloadResultsOperator(KimiBaseOperator):
+    """Stream a finished batch's output and error files into storage; return a small manifest.
+
+    The files are copied a chunk at a time into ``destination`` (a local folder or an
+    ``ObjectStoragePath`` URL such as ``s3://bucket/kimi/``), so memory stays flat whatever their
+    size; results never go into XCom. The manifest holds the paths, the counts per outcome, the
+    token usage and the estimated cost. A batch that ended ``expired`` or ``cancelled`` still yields
+    the results already paid for; what never ran is counted as expired or cancelled. A batch whose
+    input was rejected (``failed``) has no results: the task fails with Kimi's reasons.
+
+    :param batch: The batch id, or the dict a Kimi sensor or create task returned (templated).
+    :param destination: Folder to write ``<batch id>.output.jsonl`` and ``<batch id>.error.jsonl``
+        into (templated). Nothing is written outside it.
+    :param input_path: The batch's input file (templated, optional). When given, requests of the
+        input with no result at all are counted as ``missing``.
+    :param max_failed_ratio: Fail the task when more than this share of requests did not succeed
+        (0 to 1). Default None: never fail on failed lines, only log them.
+    :param max_failed_count: Fail the task when more than this many requests did not succeed.
+    :param prices: Batch prices per 1M tokens for the estimate; default kimi-k2.5's list less 40%.
+    :param realtime_prices: Real-time prices for comparison; default kimi-k2.5's list price.
+    :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
+    """
+
+    template_fields: Sequence[str] = ("batch", "destination", "input_path", "kimi_conn_id")
+    ui_color = "#d4f5e2"
+
+    def __init__(
+        self,
+        *,
+        batch: Any,
+        destination: Any,
+        input_path: Any = None,
+        max_failed_ratio: float | None = None,
+        max_failed_count: int | None = None,
+        prices: Prices = KIMI_K2_5_BATCH_PRICES,
+        realtime_prices: Prices = KIMI_K2_5_LIST_PRICES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
+            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}.")
+        if max_failed_count is not None and max_failed_count < 0:
+            raise ValueError(f"max_failed_count must not be negative, got {max_failed_count}.")
+        self.batch = batch
+        self.destination = destination
+        self.input_path = input_path
+        self.max_failed_ratio = max_failed_ratio
+        self.max_failed_count = max_failed_count
+        self.prices = prices
+        self.realtime_prices = realtime_prices
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check the batch has ended, download its files, summarise them, apply the failure limits."""
+        snapshot = batch_snapshot(self.hook.get_batch(batch_id_of(self.batch)))
+        batch_id, status = str(snapshot["id"]), BatchStatus(snapshot["status"])
+        if not status.is_terminal:
+            raise ValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")
+        if status is BatchStatus.FAILED:
+            raise KimiBatchEndedError(ended_batch_error(snapshot, ()) or f"Batch {batch_id} failed.")
+        folder = storage_path(self.destination)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Any] = {}
+        sizes: dict[str, int] = {}
+        for kind in ("output", "error"):
+            file_id = snapshot.get(f"{kind}_file_id")
+            if file_id:
+                paths[kind] = folder / result_file_name(batch_id, kind)
+                sizes[kind] = self.hook.download_file(file_id, paths[kind])
+                self.log.info("Downloaded %s file %s to %s (%s bytes).", kind, file_id, paths[kind], sizes[kind])
+        summary = summarize(
+            paths.get("output"),
+            paths.get("error"),
+            input=storage_path(self.input_path) if self.input_path else None,
+            prices=self.prices,
+            realtime_prices=self.realtime_prices,
+        )
+        self.log.info("Batch %s ended %s.\n%s", batch_id, status.value, summary.format())
+        outcome = check_failures(summary, self.max_failed_ratio, self.max_failed_count)
+        if outcome.exceeded:
+            raise KimiResultsPolicyError(f"Batch {batch_id}: {outcome.message}")
+        if outcome.unsuccessful:
+            self.log.warning("%s", outcome.message)
+        return {
+            "batch_id": batch_id,
+            "status": status.value,
+            "output_path": str(paths["output"]) if "output" in paths else None,
+            "error_path": str(paths["error"]) if "error" in paths else None,
+            "output_bytes": sizes.get("output", 0),
+            "error_bytes": sizes.get("error", 0),
+            "summary": summary.to_dict(),
+        }
