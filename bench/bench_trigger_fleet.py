@@ -220,11 +220,17 @@ async def fleet(
     stalls: list[float] = []
     done = asyncio.Event()
 
+    busy_stalls: list[float] = []
+
     async def heartbeat() -> None:
         while not done.is_set():
-            before = loop.time()
+            before, cpu_before = loop.time(), time.process_time()
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            stalls.append(loop.time() - before - HEARTBEAT_SECONDS)
+            late = loop.time() - before - HEARTBEAT_SECONDS
+            stalls.append(late)
+            # The part of the lateness this process spent computing (not waiting for a CPU that
+            # other processes on the machine held).
+            busy_stalls.append(min(late, time.process_time() - cpu_before))
 
     async def sample_rss() -> None:
         nonlocal peak_rss
@@ -232,6 +238,16 @@ async def fleet(
             peak_rss = max(peak_rss, rss_bytes())
             await asyncio.sleep(0.5)
 
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def time_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif info.get("generation") == 2:
+            gc_pauses.append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(time_gc)
     start = time.time() + 0.5
     server.stdin.write(f"go {start} {delay} {spread} {seed}\n")
     server.stdin.flush()
@@ -249,6 +265,7 @@ async def fleet(
         task.cancel()
     await asyncio.gather(beat, sampler, *pending, return_exceptions=True)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    gc.callbacks.remove(time_gc)
     statuses: dict[str, int] = {}
     for _, payload in events.values():
         statuses[str(payload.get("status"))] = statuses.get(str(payload.get("status")), 0) + 1
@@ -258,8 +275,12 @@ async def fleet(
         "missing": len(waiting) - len(events),
         "stall_max_ms": max(stalls) * 1000 if stalls else math.nan,
         "stall_p99_ms": percentile(stalls, 0.99) * 1000,
+        "busy_stall_max_ms": max(busy_stalls) * 1000 if busy_stalls else math.nan,
+        "load_avg": os.getloadavg()[0],
         "mem_per_wait_kb": (peak_rss - base_rss) / len(waiting) / 1024,
         "create_s": created - start + 0.5,
+        "gc_full_max_ms": max(gc_pauses) * 1000 if gc_pauses else 0.0,
+        "gc_full_count": len(gc_pauses),
         "cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
     }
 
@@ -295,7 +316,9 @@ def run_one(
         profiler.stop()
         profile.mkdir(parents=True, exist_ok=True)
         (profile / f"{provider}-{n}.txt").write_text(profiler.output_text(unicode=False, color=False))
-        (profile / f"{provider}-{n}.html").write_text(profiler.output_html())
+        (profile / f"{provider}-{n}-all.txt").write_text(
+            profiler.output_text(unicode=False, color=False, show_all=True)
+        )
     server.stdin.write("stop\n")
     server.stdin.flush()
     served = json.loads(server.stdout.readline())
@@ -399,9 +422,12 @@ def print_polling_model(base: float, seed: int) -> None:
 ROWS: list[tuple[str, str, str]] = [
     ("stall_max_ms", "loop stall max (ms)", "{:.1f}"),
     ("stall_p99_ms", "loop stall p99 (ms)", "{:.1f}"),
+    ("busy_stall_max_ms", "stall max, own CPU (ms)", "{:.1f}"),
     ("lag_p50_s", "detection lag p50 (s)", "{:.2f}"),
     ("lag_p99_s", "detection lag p99 (s)", "{:.2f}"),
     ("lag_max_s", "detection lag max (s)", "{:.2f}"),
+    ("gc_full_max_ms", "longest full GC (ms)", "{:.1f}"),
+    ("gc_full_count", "full GCs while waiting", "{:d}"),
     ("mem_per_wait_kb", "memory per wait (KB)", "{:.1f}"),
     ("opened", "connections opened", "{:d}"),
     ("peak_open", "connections open at once", "{:d}"),
@@ -409,8 +435,18 @@ ROWS: list[tuple[str, str, str]] = [
     ("cpu_s", "CPU s (triggers process)", "{:.1f}"),
     ("server_cpu_s", "CPU s (server process)", "{:.1f}"),
     ("missing", "waits without an event", "{:d}"),
+    ("load_avg", "machine load (1 min avg)", "{:.1f}"),
 ]
-RATIO_KEYS = ("stall_max_ms", "stall_p99_ms", "lag_p50_s", "lag_p99_s", "mem_per_wait_kb", "opened", "cpu_s")
+RATIO_KEYS = (
+    "stall_max_ms",
+    "stall_p99_ms",
+    "busy_stall_max_ms",
+    "lag_p50_s",
+    "lag_p99_s",
+    "mem_per_wait_kb",
+    "opened",
+    "cpu_s",
+)
 
 
 def print_table(n: int, interval: float, results: dict[str, dict[str, Any]]) -> None:
@@ -442,7 +478,8 @@ def print_table(n: int, interval: float, results: dict[str, dict[str, Any]]) -> 
     if target is not None:
         print(
             "targets (ours): stall max < 50 ms: "
-            f"{'met' if target['stall_max_ms'] < 50 else 'MISSED'}; lag p99 <= interval + 1 s: "
+            f"{'met' if target['stall_max_ms'] < 50 else 'MISSED'} (own CPU: "
+            f"{'met' if target['busy_stall_max_ms'] < 50 else 'MISSED'}); lag p99 <= interval + 1 s: "
             f"{'met' if target['lag_p99_s'] <= interval + 1 else 'MISSED'}; a few connections: "
             f"{'met' if target['peak_open'] <= 8 else 'MISSED'}"
         )
@@ -470,9 +507,7 @@ def main() -> int:
         args.out.write_text(json.dumps(result))
         return 0
 
-    print(
-        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; each run: server and triggers in separate processes"
-    )
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; server and triggers in separate processes")
     for n in args.n:
         results: dict[str, dict[str, Any]] = {}
         for provider in args.providers:
