@@ -1,6 +1,6 @@
 """Classify images with Kimi's Batch API, each image inline in its request as a base64 data URL.
 
-make_images -> build_input -> upload -> create -> wait (deferred to the triggerer) -> read_results
+make_images -> build_input -> upload -> create -> wait (deferred to the triggerer) -> download -> report
 
 Inline images need no extra upload and suit small pictures; base64 makes them a third larger, and
 the whole input file must stay under Kimi's 100 MB limit (for big or reused images, upload them
@@ -27,8 +27,11 @@ from airflow_provider_kimi.batch.builders import vision_requests
 from airflow_provider_kimi.batch.limits import IMAGE_MIME_TYPES
 from airflow_provider_kimi.batch.results import format_table, iter_results
 from airflow_provider_kimi.batch.writer import write_requests
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook
-from airflow_provider_kimi.operators.kimi import KimiCreateBatchOperator, KimiUploadFileOperator
+from airflow_provider_kimi.operators import (
+    KimiCreateBatchOperator,
+    KimiDownloadResultsOperator,
+    KimiUploadFileOperator,
+)
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
 
 STORAGE = os.environ.get("KIMI_EXAMPLE_STORAGE", "file:///tmp/kimi_batch_examples")
@@ -104,8 +107,8 @@ def example_kimi_batch_images() -> None:
             (folder / name).write_bytes(png(64, 48, top, bottom))
         return [str(folder / name) for name in SAMPLE_IMAGES]
 
-    @task
-    def build_input(images: list[str], run_id: str | None = None) -> str:
+    @task(multiple_outputs=True)
+    def build_input(images: list[str], run_id: str | None = None) -> dict[str, str]:
         """Write one request per image, the image inline; the file name is the ``custom_id``."""
         path = run_folder(str(run_id)) / "image_requests.jsonl"
         rows = [{"id": ObjectStoragePath(url).name, "image": ObjectStoragePath(url)} for url in images]
@@ -120,27 +123,21 @@ def example_kimi_batch_images() -> None:
         )
         written = write_requests(requests, path)
         print(f"Wrote {written.lines} requests ({written.bytes} bytes) to {path}")
-        return str(path)
+        return {"input": str(path), "results": str(path.parent / "results")}
 
     @task
-    def read_results(batch: dict[str, Any], run_id: str | None = None) -> dict[str, int]:
-        """Download the output and error files, then log each image with its answer."""
-        hook = KimiBatchHook()
-        folder = run_folder(str(run_id))
-        files = {}
-        for kind in ("output", "error"):
-            file_id = batch.get(f"{kind}_file_id")
-            if file_id:
-                files[kind] = folder / f"{kind}.jsonl"
-                hook.download_file(file_id, files[kind])
-        results = sorted(iter_results(files.get("output"), files.get("error")), key=lambda r: r.custom_id)
+    def report(manifest: dict[str, Any]) -> dict[str, int]:
+        """Log each image with its answer."""
+        paths = [ObjectStoragePath(manifest[key]) for key in ("output_path", "error_path") if manifest[key]]
+        results = sorted(iter_results(*paths), key=lambda r: r.custom_id)
         print(format_table(results, limit=None))
         return {"results": len(results), "succeeded": sum(r.succeeded for r in results)}
 
-    file_id = KimiUploadFileOperator(task_id="upload", file_path=build_input(make_images())).output
+    built = build_input(make_images())
+    file_id = KimiUploadFileOperator(task_id="upload", file_path=built["input"]).output
     batch_id = KimiCreateBatchOperator(task_id="create", input_file_id=file_id, completion_window="24h").output
     wait = KimiBatchSensor(task_id="wait", batch_id=batch_id, deferrable=True, poke_interval=POLL_SECONDS)
-    read_results(wait.output)
+    report(KimiDownloadResultsOperator(task_id="download", batch=wait.output, destination=built["results"]).output)
 
 
 example_kimi_batch_images()

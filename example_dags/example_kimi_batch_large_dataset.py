@@ -1,13 +1,13 @@
 """Run a dataset too big for one batch: split the input, one batch per part, one summary for all.
 
-build_input -> split_input -> upload[i] -> create[i] -> wait[i] -> join
+build_input -> split_input -> upload[i] -> create[i] -> wait[i] -> download[i] -> join
 
 Kimi takes input files up to 100 MB. ``split_input`` cuts the input into parts that each fit,
 never cutting a line, and dynamic task mapping runs upload -> create -> wait once per part, in
 parallel, each part retried on its own; each batch gets a 3-day completion window, as Kimi advises
-for large inputs. ``join`` then downloads every part's output and error
-files and reads them in one pass: counts, tokens and estimated cost for the whole dataset, and a
-check that every ``custom_id`` of the input came back exactly once.
+for large inputs. Each part's output and error files are streamed into storage beside the input,
+and ``join`` reads them all in one pass: counts, tokens and estimated cost for the whole dataset,
+and a check that every ``custom_id`` of the input came back exactly once.
 
 Params: ``rows`` (default ``KIMI_EXAMPLE_ROWS`` or 2,000) synthetic texts to classify, and
 ``max_part_bytes`` (default ``KIMI_EXAMPLE_MAX_PART_BYTES`` or Kimi's limit). Files live under
@@ -30,8 +30,11 @@ from airflow_provider_kimi.batch.results import iter_result_files
 from airflow_provider_kimi.batch.splitter import split_file
 from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
 from airflow_provider_kimi.batch.writer import write_requests
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook
-from airflow_provider_kimi.operators.kimi import KimiCreateBatchOperator, KimiUploadFileOperator
+from airflow_provider_kimi.operators import (
+    KimiCreateBatchOperator,
+    KimiDownloadResultsOperator,
+    KimiUploadFileOperator,
+)
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
 
 STORAGE = os.environ.get("KIMI_EXAMPLE_STORAGE", "file:///tmp/kimi_batch_examples")
@@ -108,26 +111,17 @@ def example_kimi_batch_large_dataset() -> None:
         return [str(part.path) for part in parts]
 
     @task
-    def join(input_url: str, batches: list[dict[str, Any]], run_id: str | None = None) -> dict[str, Any]:
-        """Download every part's results and summarise them in one pass, against the input's ids."""
-        hook = KimiBatchHook()
-        folder = run_folder(str(run_id)) / "results"
-        folder.mkdir(parents=True, exist_ok=True)
-        files: list[ObjectStoragePath] = []
-        for batch in batches:
-            for kind in ("output", "error"):
-                file_id = batch.get(f"{kind}_file_id")
-                if file_id:
-                    files.append(folder / f"{batch['id']}.{kind}.jsonl")
-                    hook.download_file(file_id, files[-1])
+    def join(input_url: str, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+        """Summarise every part's downloaded results in one pass, against the input's ids."""
+        files = [ObjectStoragePath(m[key]) for m in manifests for key in ("output_path", "error_path") if m[key]]
         builder = SummaryBuilder()
         builder.add_all(iter_result_files(files))
         summary = builder.build(iter_input_custom_ids(ObjectStoragePath(input_url)))
-        print(f"{len(batches)} batches, {len(files)} result files")
+        print(f"{len(manifests)} batches, {len(files)} result files")
         print(summary.format())
         if summary.missing or summary.unexpected or summary.duplicates:
             raise ValueError(f"The results do not match the input one to one:\n{summary.format()}")
-        return {"batches": len(batches), **summary.to_dict()}
+        return {"batches": len(manifests), **summary.to_dict()}
 
     input_url = build_input()
     parts = split_input(input_url)
@@ -138,7 +132,10 @@ def example_kimi_batch_large_dataset() -> None:
     wait = KimiBatchSensor.partial(task_id="wait", deferrable=True, poke_interval=POLL_SECONDS).expand(
         batch_id=create.output
     )
-    join(input_url, wait.output)
+    download = KimiDownloadResultsOperator.partial(
+        task_id="download", destination="{{ ti.xcom_pull(task_ids='build_input') | replace('.jsonl', '') }}-results"
+    ).expand(batch=wait.output)
+    join(input_url, download.output)
 
 
 example_kimi_batch_large_dataset()

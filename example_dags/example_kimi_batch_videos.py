@@ -1,12 +1,11 @@
 """Ask Kimi's Batch API about videos uploaded once each and referred to as ``ms://<file_id>``.
 
-make_videos -> build_input -> upload -> create -> wait (deferred to the triggerer) -> read_results
+make_videos -> build_input -> upload -> create -> wait (deferred to the triggerer) -> download -> report
 
 Videos are too big to send inline, and one video is often asked several questions. So
 ``build_input`` uploads each distinct video once (purpose ``video``; the same content under two
-names counts once), writes one request per (video, question) pointing at the uploaded file, and
-checks the input against the ids it uploaded before anything else runs. The upload task then
-sends the input itself (purpose ``batch``).
+names counts once) and writes one request per (video, question) pointing at the uploaded file.
+The upload task checks the input against exactly those ids before it sends it (purpose ``batch``).
 
 The videos come from the folder in the ``videos`` param (default ``KIMI_EXAMPLE_VIDEOS``: any
 ``ObjectStoragePath`` URL holding .mp4, .mov, .webm... files); real runs point it at real
@@ -28,10 +27,13 @@ from airflow_provider_kimi.batch.builders import vision_requests
 from airflow_provider_kimi.batch.limits import VIDEO_MIME_TYPES
 from airflow_provider_kimi.batch.media import MediaUploader
 from airflow_provider_kimi.batch.results import format_table, iter_results
-from airflow_provider_kimi.batch.validator import ensure_valid
 from airflow_provider_kimi.batch.writer import write_requests
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
-from airflow_provider_kimi.operators.kimi import KimiCreateBatchOperator, KimiUploadFileOperator
+from airflow_provider_kimi.operators import (
+    KimiCreateBatchOperator,
+    KimiDownloadResultsOperator,
+    KimiUploadFileOperator,
+)
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
 
 STORAGE = os.environ.get("KIMI_EXAMPLE_STORAGE", "file:///tmp/kimi_batch_examples")
@@ -114,30 +116,23 @@ def example_kimi_batch_videos() -> None:
         path = run_folder(str(run_id)) / "video_requests.jsonl"
         written = write_requests(requests, path)
         print(f"Wrote {written.lines} requests ({written.bytes} bytes) to {path}")
-        # Only here are the uploaded ids known: an ms:// reference to anything else is refused.
-        print(ensure_valid(path, known_file_ids=uploader.file_ids).summary())
-        return {"input": str(path), "video_file_ids": sorted(uploader.file_ids)}
+        return {"input": str(path), "video_file_ids": sorted(uploader.file_ids), "results": str(path.parent)}
 
     @task
-    def read_results(batch: dict[str, Any], run_id: str | None = None) -> dict[str, int]:
-        """Download the output and error files, then log each question with its answer."""
-        hook = KimiBatchHook()
-        folder = run_folder(str(run_id))
-        files = {}
-        for kind in ("output", "error"):
-            file_id = batch.get(f"{kind}_file_id")
-            if file_id:
-                files[kind] = folder / f"{kind}.jsonl"
-                hook.download_file(file_id, files[kind])
-        results = sorted(iter_results(files.get("output"), files.get("error")), key=lambda r: r.custom_id)
+    def report(manifest: dict[str, Any]) -> dict[str, int]:
+        """Log each question with its answer."""
+        paths = [ObjectStoragePath(manifest[key]) for key in ("output_path", "error_path") if manifest[key]]
+        results = sorted(iter_results(*paths), key=lambda r: r.custom_id)
         print(format_table(results, limit=None))
         return {"results": len(results), "succeeded": sum(r.succeeded for r in results)}
 
     built = build_input(make_videos())
-    file_id = KimiUploadFileOperator(task_id="upload", file_path=built["input"]).output
+    file_id = KimiUploadFileOperator(
+        task_id="upload", file_path=built["input"], known_file_ids=built["video_file_ids"]
+    ).output
     batch_id = KimiCreateBatchOperator(task_id="create", input_file_id=file_id, completion_window="24h").output
     wait = KimiBatchSensor(task_id="wait", batch_id=batch_id, deferrable=True, poke_interval=POLL_SECONDS)
-    read_results(wait.output)
+    report(KimiDownloadResultsOperator(task_id="download", batch=wait.output, destination=built["results"]).output)
 
 
 example_kimi_batch_videos()

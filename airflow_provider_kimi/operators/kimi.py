@@ -74,13 +74,16 @@ class KimiUploadFileOperator(KimiBaseOperator):
     :param purpose: ``batch`` (default), ``image`` or ``video``.
     :param filename: Name to upload under; default the file's own name. Batch inputs must end ``.jsonl``.
     :param validate: Check a batch input before uploading. Default True.
+    :param known_file_ids: The media file ids the input may refer to as ``ms://<id>`` (templated,
+        e.g. an upload task's output). Given, any other ``ms://`` id fails validation; default None
+        checks only that references are well formed.
     :param reuse_existing: On a retry, reuse the identical file an earlier try of this task instance
         uploaded instead of uploading it again. The uploaded name then carries a short tag:
         ``requests.jsonl`` is stored as ``requests.<tag>.jsonl``. Default True.
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
     """
 
-    template_fields: Sequence[str] = ("file_path", "purpose", "filename", "kimi_conn_id")
+    template_fields: Sequence[str] = ("file_path", "purpose", "filename", "known_file_ids", "kimi_conn_id")
     ui_color = "#dbe9ff"
 
     def __init__(
@@ -90,10 +93,12 @@ class KimiUploadFileOperator(KimiBaseOperator):
         purpose: str = "batch",
         filename: str | None = None,
         validate: bool = True,
+        known_file_ids: Any = None,
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.known_file_ids = known_file_ids
         self.file_path = file_path
         self.purpose = purpose
         self.filename = filename
@@ -104,7 +109,8 @@ class KimiUploadFileOperator(KimiBaseOperator):
         """Validate (for batch input), upload unless an earlier try did, return the file id."""
         path = storage_path(self.file_path)
         if self.purpose == "batch" and self.validate:
-            report = ensure_valid(path)
+            known = None if self.known_file_ids is None else set(self.known_file_ids)
+            report = ensure_valid(path, known_file_ids=known)
             self.log.info("%s", report.summary())
         filename = self.filename or path.name
         if not self.reuse_existing:

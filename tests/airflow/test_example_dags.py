@@ -56,7 +56,7 @@ def test_images_example_sends_each_image_inline(kimi, example_env):
     result = run_example("example_kimi_batch_images")
     images = result.xcom("make_images")
     assert len(images) >= 3
-    lines = read_lines(result.xcom("build_input"))
+    lines = read_lines(result.xcom("build_input", "input"))
     assert [line["custom_id"] for line in lines] == [url.rsplit("/", 1)[1] for url in images]
     for line in lines:
         image_part, text_part = line["body"]["messages"][-1]["content"]
@@ -66,7 +66,7 @@ def test_images_example_sends_each_image_inline(kimi, example_env):
         assert text_part["type"] == "text"
     batch = assert_one_batch_ran(result)
     assert batch["request_counts"]["completed"] == len(images)
-    assert result.xcom("read_results") == {"results": len(images), "succeeded": len(images)}
+    assert result.xcom("report") == {"results": len(images), "succeeded": len(images)}
     # The batch input only: inline images need no upload of their own.
     assert kimi.stats()["uploads"] == 1
 
@@ -78,13 +78,13 @@ def test_images_example_reads_the_images_of_a_given_folder(kimi, example_env, tm
     (folder / "portrait.JPG").write_bytes(b"\xff\xd8\xff placeholder \xff\xd9")
     (folder / "notes.txt").write_text("not an image")
     result = run_example("example_kimi_batch_images", {"images": f"file://{folder}"})
-    lines = read_lines(result.xcom("build_input"))
+    lines = read_lines(result.xcom("build_input", "input"))
     urls = {line["custom_id"]: line["body"]["messages"][-1]["content"][0]["image_url"]["url"] for line in lines}
     assert {custom_id: url.split(",")[0] for custom_id, url in urls.items()} == {
         "portrait.JPG": "data:image/jpeg;base64",
         "sunset.png": "data:image/png;base64",
     }
-    assert result.xcom("read_results") == {"results": 2, "succeeded": 2}
+    assert result.xcom("report") == {"results": 2, "succeeded": 2}
 
 
 def test_videos_example_uploads_each_video_once_and_refers_to_it(kimi, example_env):
@@ -101,7 +101,7 @@ def test_videos_example_uploads_each_video_once_and_refers_to_it(kimi, example_e
     assert kimi.stats()["uploads"] == len(videos) + 1
     batch = assert_one_batch_ran(result)
     assert batch["request_counts"]["completed"] == len(lines)
-    assert result.xcom("read_results") == {"results": len(lines), "succeeded": len(lines)}
+    assert result.xcom("report") == {"results": len(lines), "succeeded": len(lines)}
 
 
 def test_kimi_fails_a_batch_that_refers_to_an_unknown_video(make_kimi):
@@ -147,6 +147,12 @@ def test_large_dataset_example_runs_one_batch_per_part_and_accounts_for_every_ro
     assert [batch["input_file_id"] for batch in batches] == file_ids
     assert [batch["id"] for batch in batches] == batch_ids
     assert kimi.stats()["batches_created"] == len(parts)
+    # Each part's results were streamed into storage beside the input.
+    manifests = result.mapped[("download", "return_value")]
+    assert [m["batch_id"] for m in manifests] == batch_ids
+    for manifest in manifests:
+        assert manifest["output_path"].endswith(f"-results/{manifest['batch_id']}.output.jsonl")
+        assert manifest["summary"]["succeeded"] == manifest["summary"]["total"] > 0
     summary = result.xcom("join")
     assert summary["batches"] == len(parts)
     assert summary["succeeded"] == summary["total"] == rows
