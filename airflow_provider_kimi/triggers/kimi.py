@@ -135,23 +135,25 @@ class KimiBatchTrigger(BaseTrigger):
             f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running on Kimi.",
         )
 
-    def next_interval(self, snapshot: dict[str, Any] | None) -> float:
+    def next_interval(self, created_at: float | None) -> float:
         """Seconds to the next poll: the base, or the adaptive interval for the batch's age."""
-        created_at = snapshot.get("created_at") if snapshot else None
-        if not self.adaptive_polling or not isinstance(created_at, (int, float)):
+        if not self.adaptive_polling or created_at is None:
             return self.poll_interval
         return adaptive_poll_interval(self.poll_interval, time.time() - created_at)
+
+    async def _fetch(self, shared: SharedAsyncClient, deadline: float) -> dict[str, Any]:
+        batch = await shared.call(lambda client: client.batches.retrieve(self.batch_id), deadline=deadline)
+        return batch_snapshot(batch)
 
     async def _poll_until_done(self, shared: SharedAsyncClient) -> TriggerEvent:
         loop = asyncio.get_running_loop()
         consecutive_errors = 0
-        snapshot: dict[str, Any] | None = None
+        # Between polls a wait keeps only this number: thousands of sleeping waits stay small.
+        created_at: float | None = None
         while True:
             remaining = self.end_time - time.time()
             try:
-                batch = await shared.call(
-                    lambda client: client.batches.retrieve(self.batch_id), deadline=loop.time() + max(0.0, remaining)
-                )
+                snapshot = await self._fetch(shared, loop.time() + max(0.0, remaining))
             except NoRequestSlotBeforeDeadline:
                 return self._timeout_event()
             except TRANSIENT_ERRORS as err:
@@ -173,14 +175,16 @@ class KimiBatchTrigger(BaseTrigger):
                 return self._event("error", f"Polling batch {self.batch_id} failed: {describe_error(err)}")
             else:
                 consecutive_errors = 0
-                snapshot = batch_snapshot(batch)
                 self.log.info("%s", describe_progress(snapshot))
                 if BatchStatus(snapshot["status"]).is_terminal:
                     return self._event("success", f"Batch {self.batch_id} ended {snapshot['status']}.", snapshot)
+                stamp = snapshot.get("created_at")
+                created_at = float(stamp) if isinstance(stamp, (int, float)) else None
+                del snapshot
             remaining = self.end_time - time.time()
             if remaining <= 0:
                 return self._timeout_event()
-            await asyncio.sleep(min(self.next_interval(snapshot), remaining))
+            await asyncio.sleep(min(self.next_interval(created_at), remaining))
 
     async def on_kill(self) -> None:
         """Cancel the batch when a user kills the deferred task and asked for it (Airflow 3.3+)."""

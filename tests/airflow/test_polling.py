@@ -341,8 +341,8 @@ def test_adaptive_polling_is_on_by_default_and_serialized():
 
 def test_the_trigger_stretches_its_interval_for_an_old_batch():
     trigger = KimiBatchTrigger("b1", poll_interval=60, timeout=60)
-    two_hours_ago = {"created_at": int(time.time()) - 7200}
-    assert trigger.next_interval({"created_at": int(time.time())}) == 60
+    two_hours_ago = time.time() - 7200
+    assert trigger.next_interval(time.time()) == 60
     assert trigger.next_interval(two_hours_ago) == 600
     assert trigger.next_interval(None) == 60
     fixed = KimiBatchTrigger("b1", poll_interval=60, timeout=60, adaptive_polling=False)
