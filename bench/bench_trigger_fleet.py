@@ -200,7 +200,14 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def fleet(
-    provider: str, ids: list[str], interval: float, delay: float, spread: float, seed: int, server: Any
+    provider: str,
+    ids: list[str],
+    interval: float,
+    delay: float,
+    spread: float,
+    seed: int,
+    server: Any,
+    gc_freeze: bool,
 ) -> dict[str, Any]:
     horizon = delay + spread + 6 * interval + 120
     make = trigger_factory(provider, interval, horizon)
@@ -213,6 +220,8 @@ async def fleet(
     await consume(ids[0])  # warm-up: imports, first client, first connection lookup
     events.clear()
     gc.collect()
+    if gc_freeze:
+        gc.freeze()  # a triggerer configuration, applied alike to every provider
     base_rss = rss_bytes()
     peak_rss = base_rss
     waiting = ids[1:]
@@ -286,7 +295,14 @@ async def fleet(
 
 
 def run_one(
-    provider: str, n: int, interval: float, delay: float, spread: float, seed: int, profile: Path | None
+    provider: str,
+    n: int,
+    interval: float,
+    delay: float,
+    spread: float,
+    seed: int,
+    profile: Path | None,
+    gc_freeze: bool,
 ) -> dict[str, Any]:
     """Measure one provider at one size (runs in its own process)."""
     import logging
@@ -311,7 +327,7 @@ def run_one(
 
         profiler = Profiler(interval=0.001, async_mode="disabled")
         profiler.start()
-    result = asyncio.run(fleet(provider, info["ids"], interval, delay, spread, seed, server))
+    result = asyncio.run(fleet(provider, info["ids"], interval, delay, spread, seed, server, gc_freeze))
     if profiler is not None:
         profiler.stop()
         profile.mkdir(parents=True, exist_ok=True)
@@ -449,9 +465,9 @@ RATIO_KEYS = (
 )
 
 
-def print_table(n: int, interval: float, results: dict[str, dict[str, Any]]) -> None:
+def print_table(n: int, interval: float, results: dict[str, dict[str, Any]], gc_note: str = "") -> None:
     providers = list(results)
-    print(f"\nN = {n} waits, poll interval {interval:g} s")
+    print(f"\nN = {n} waits, poll interval {interval:g} s{gc_note}")
     header = f"{'':<28}" + "".join(f"{LABELS[p]:>20}" for p in providers)
     print(header)
     print("-" * len(header))
@@ -494,6 +510,12 @@ def main() -> int:
     parser.add_argument("--spread", type=float, default=60.0, help="batches finish over this many seconds")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", type=Path, help="write a pyinstrument profile of each run here")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after start-up in the triggers process (for every provider alike): takes the "
+        "objects of Airflow's imports out of the interpreter's full collections",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -503,7 +525,9 @@ def main() -> int:
         serve(args.serve)
         return 0
     if args.run_one:
-        result = run_one(args.run_one, args.n[0], args.interval, args.delay, args.spread, args.seed, args.profile)
+        result = run_one(
+            args.run_one, args.n[0], args.interval, args.delay, args.spread, args.seed, args.profile, args.gc_freeze
+        )
         args.out.write_text(json.dumps(result))
         return 0
 
@@ -520,9 +544,11 @@ def main() -> int:
                 ]  # fmt: skip
                 if args.profile:
                     command += ["--profile", str(args.profile)]
+                if args.gc_freeze:
+                    command.append("--gc-freeze")
                 subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
                 results[provider] = json.loads(out.read_text())
-        print_table(n, args.interval, results)
+        print_table(n, args.interval, results, ", gc.freeze() after start-up" if args.gc_freeze else "")
     print_polling_model(60.0, args.seed)
     return 0
 
