@@ -157,16 +157,37 @@ class KimiBatchHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Show only the fields that matter: the key and the base URL."""
+        """Show only the fields that matter: the key, the base URL and the client settings."""
         return {
             "hidden_fields": ["schema", "port", "login"],
             "relabeling": {"password": "API Key", "host": "Base URL"},
             "placeholders": {
                 "host": f"{INTERNATIONAL_BASE_URL} (China accounts: {CHINA_BASE_URL})",
                 "password": "sk-...",
-                "extra": '{"timeout": 60, "max_retries": 3}',
+                "timeout": str(DEFAULT_TIMEOUT_SECONDS),
+                "max_retries": str(DEFAULT_MAX_RETRIES),
+                "max_requests_per_minute": str(DEFAULT_MAX_REQUESTS_PER_MINUTE),
             },
         }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The client settings as form fields for Airflow 2's UI.
+
+        Airflow 3's UI builds them from ``conn-fields`` in the provider info and may run without
+        Flask-AppBuilder, so there the form widgets are simply absent.
+        """
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget  # type: ignore[import-not-found]
+            from wtforms import StringField  # type: ignore[import-untyped]
+        except ImportError:
+            return {}
+        labels = {
+            "timeout": "Timeout (seconds)",
+            "max_retries": "Max retries",
+            "max_requests_per_minute": "Max requests per minute",
+        }
+        return {name: StringField(label, widget=BS3TextFieldWidget()) for name, label in labels.items()}
 
     def _settings_from(self, conn: Connection | None) -> KimiClientSettings:
         settings = resolve_client_settings(

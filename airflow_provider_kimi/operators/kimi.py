@@ -26,6 +26,7 @@ from airflow_provider_kimi.batch.validator import ensure_valid
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
 from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
+from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
 from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
@@ -155,6 +156,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
     """
 
     template_fields: Sequence[str] = ("input_file_id", "completion_window", "metadata", "kimi_conn_id")
+    operator_extra_links = (KimiBatchConsoleLink(),)
     ui_color = "#c6dbff"
 
     def __init__(
@@ -221,6 +223,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         batch = self._create(context)
         self.batch_id = batch.id
         context["ti"].xcom_push(key="batch_id", value=batch.id)
+        KimiBatchConsoleLink.persist(context, self.hook.settings.base_url, batch.id)
         if not self.wait_for_completion:
             return batch.id
         timeout = self.wait_timeout if self.wait_timeout is not None else wait_timeout_for(self.completion_window)

@@ -14,6 +14,7 @@ from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, de
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.windows import DEFAULT_WAIT_TIMEOUT_SECONDS
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
 from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
 
@@ -43,6 +44,7 @@ class KimiBatchSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("batch_id", "kimi_conn_id")
+    operator_extra_links = (KimiBatchConsoleLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -75,6 +77,11 @@ class KimiBatchSensor(BaseSensorOperator):
         snapshot = batch_snapshot(self.hook.get_batch(batch_id_of(self.batch_id)))
         self.log.info("%s", describe_progress(snapshot))
         return snapshot
+
+    def pre_execute(self, context: Context) -> None:
+        """Make the console button point at the batch before the wait starts."""
+        super().pre_execute(context)
+        KimiBatchConsoleLink.persist(context, self.hook.settings.base_url, batch_id_of(self.batch_id))
 
     def poke(self, context: Context) -> PokeReturnValue:
         """One check; done once the batch has ended."""

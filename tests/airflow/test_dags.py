@@ -37,6 +37,9 @@ def test_happy_path_defers_the_wait_and_passes_ids_by_xcom(make_kimi, storage):
     assert batch["status"] == "completed"
     assert batch["request_counts"] == {"total": 3, "completed": 3, "failed": 0}
     assert batch["output_file_id"]
+    # Both tasks give the UI a button to the batch.
+    for task_id in ("create", "wait"):
+        assert result.xcom(task_id, "_link_KimiBatchConsoleLink") == f"{kimi.base_url}/batches/{batch_id}"
     # The sensor deferred: the trigger's async client polled the server.
     assert kimi.stats()["user_agents"].get("AsyncOpenAI", 0) > 0
 
