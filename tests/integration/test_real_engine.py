@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import signal
+import uuid
 from typing import Any
 
 import psutil
@@ -21,6 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 CLASSIFICATION = "example_kimi_batch_classification"
 RETRY = "kimi_integration_create_retry"
+REPORT_TASK = "report"  # logs "<custom_id>: <answer>" for each result
 ANSWER = re.compile(r"\b(text_\d): (\w[^\"\\\n]*)")
 
 
@@ -83,7 +85,7 @@ def test_deferred_wait_survives_a_killed_triggerer(airflow_stack: AirflowStack, 
     wait_ti = stack.task_instance(CLASSIFICATION, run_id, "wait")
     assert wait_ti is not None
     assert wait_ti["try_number"] == 1, "the wait was resumed, not retried"
-    log = stack.task_log(CLASSIFICATION, run_id, "read_results", attempt=1)
+    log = stack.task_log(CLASSIFICATION, run_id, REPORT_TASK, attempt=1)
     answers = dict(ANSWER.findall(log))
     assert sorted(answers) == [f"text_{i}" for i in range(5)], log[-3000:]
 
@@ -104,11 +106,13 @@ def test_retry_after_a_killed_worker_reattaches_to_the_batch(
     assert first["try_number"] == 1
     assert "Created batch" in stack.task_log(RETRY, run_id, "create", attempt=1)
 
-    # The task process is titled "airflow worker -- <task instance id>", under its supervisor.
-    # SIGKILL it, as the OOM killer or a lost host would: on_kill never runs, the batch is not
-    # cancelled, and the supervisor reports the try failed, so the scheduler runs the retry.
-    title = f"airflow worker -- {first['id']}"
-    [worker] = [p for p in psutil.process_iter(["cmdline"]) if title in " ".join(p.info["cmdline"] or [])]
+    # The task process (its pid is in the task instance row) is titled "airflow worker -- <ti id>"
+    # and runs under its supervisor, a LocalExecutor worker. SIGKILL the task process, as the OOM
+    # killer would: on_kill never runs, so the batch is not cancelled, and the supervisor reports
+    # the try failed, so the scheduler runs the retry.
+    worker = psutil.Process(first["pid"])
+    assert " ".join(worker.cmdline()).strip() == f"airflow worker -- {uuid.UUID(first['id'])}"
+    assert "LocalExecutor" in " ".join(worker.parent().cmdline())
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=15)
 
