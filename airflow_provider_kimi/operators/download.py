@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import Asset
+
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
@@ -20,6 +22,11 @@ if TYPE_CHECKING:
 
 # Kimi's ids are short alphanumerics; anything else must not become part of a path.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def is_fixed_url(destination: Any) -> bool:
+    """A storage URL known when the DAG is parsed: one that can name an asset."""
+    return isinstance(destination, str) and "://" in destination and "{{" not in destination
 
 
 def result_file_name(batch_id: str, kind: str) -> str:
@@ -47,6 +54,8 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
     :param max_failed_ratio: Fail the task when more than this share of requests did not succeed
         (0 to 1). Default None: never fail on failed lines, only log them.
     :param max_failed_count: Fail the task when more than this many requests did not succeed.
+    :param declare_asset: When ``destination`` is a fixed URL (no template), declare it as an Airflow
+        asset this task updates, so DAGs scheduled on it run when fresh results land. Default True.
     :param prices: Batch prices per 1M tokens for the estimate; default kimi-k2.5's list less 40%.
     :param realtime_prices: Real-time prices for comparison; default kimi-k2.5's list price.
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
@@ -63,10 +72,13 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         input_path: Any = None,
         max_failed_ratio: float | None = None,
         max_failed_count: int | None = None,
+        declare_asset: bool = True,
         prices: Prices = KIMI_K2_5_BATCH_PRICES,
         realtime_prices: Prices = KIMI_K2_5_LIST_PRICES,
         **kwargs: Any,
     ) -> None:
+        if declare_asset and is_fixed_url(destination):
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), Asset(destination)]
         super().__init__(**kwargs)
         if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
             raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}.")

@@ -162,7 +162,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
     def __init__(
         self,
         *,
-        input_file_id: str,
+        input_file_id: Any,
         completion_window: str = "24h",
         metadata: Mapping[str, str] | None = None,
         wait_for_completion: bool = False,
@@ -278,7 +278,7 @@ class KimiCancelBatchOperator(KimiBaseOperator):
     def __init__(
         self,
         *,
-        batch_id: str,
+        batch_id: Any,
         wait_for_cancellation: bool = False,
         poll_interval: float = 10.0,
         wait_timeout: float = 3600.0,

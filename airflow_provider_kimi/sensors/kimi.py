@@ -50,7 +50,7 @@ class KimiBatchSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        batch_id: str,
+        batch_id: Any,
         kimi_conn_id: str = KimiBatchHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 60.0,

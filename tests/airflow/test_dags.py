@@ -188,3 +188,15 @@ def test_a_cancelled_batch_still_yields_the_results_already_paid_for(make_kimi, 
     assert result.xcom("wait")["status"] == "cancelled"
     summary = result.xcom("download")["summary"]
     assert (summary["succeeded"], summary["cancelled"], summary["missing"]) == (3, 2, 1)
+
+
+def test_the_task_group_runs_every_stage_as_its_own_task(kimi, storage):
+    result, results = download("kimi_task_group", storage, {"texts": ["a", "b", "c"]})
+    assert result.state == "success", result.task_states
+    stages = ["kimi_batch.upload", "kimi_batch.create", "kimi_batch.wait", "kimi_batch.download"]
+    assert [result.task_states[task_id] for task_id in stages] == ["success"] * 4
+    manifest = result.xcom("kimi_batch.download")
+    assert manifest["batch_id"] == result.xcom("kimi_batch.create")
+    assert manifest["summary"]["succeeded"] == 3
+    assert manifest["summary"]["missing"] == 0
+    assert (results / f"{manifest['batch_id']}.output.jsonl").exists()

@@ -24,6 +24,7 @@ from airflow_provider_kimi.operators import (
     KimiUploadFileOperator,
 )
 from airflow_provider_kimi.sensors.kimi import KimiBatchSensor
+from airflow_provider_kimi.task_group import kimi_batch
 
 POLL = 0.1
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
@@ -140,3 +141,12 @@ for name, limit in (("kimi_download", None), ("kimi_download_strict", 0.25)):
             input_path=input_with_a_request_never_sent(input_path),
             max_failed_ratio=limit,
         )
+
+
+with DAG("kimi_task_group", schedule=None, start_date=START, catchup=False):
+    kimi_batch(
+        input_path=build_input(),
+        destination="{{ dag_run.conf['results'] }}",
+        poll_interval=POLL,
+        max_failed_ratio=0.5,
+    )
