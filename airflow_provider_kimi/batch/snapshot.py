@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,13 +70,32 @@ def batch_error_messages(batch: Any, limit: int = 20) -> list[str]:
     return messages
 
 
-def describe_progress(snapshot: Mapping[str, Any]) -> str:
-    """One log line: status, completed/total and failed, so a long wait reads as progress."""
+def describe_progress(snapshot: Mapping[str, Any], now: float | None = None) -> str:
+    """One log line: status, completed/total, failed and time since creation, read as progress."""
     counts = snapshot.get("request_counts") or {}
-    return (
+    line = (
         f"Batch {snapshot.get('id')}: {snapshot.get('status')}, "
         f"{counts.get('completed', 0)}/{counts.get('total', 0)} completed, {counts.get('failed', 0)} failed"
     )
+    created = snapshot.get("created_at")
+    if isinstance(created, (int, float)):
+        line += f", {format_duration((time.time() if now is None else now) - created)} elapsed"
+    return line
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m 05s``, ``2h 07m``, ``1d 03h``: short enough for a log line."""
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
 
 
 def is_terminal(snapshot: Mapping[str, Any]) -> bool:
