@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import openai
 
@@ -16,13 +16,33 @@ if TYPE_CHECKING:
     from openai.types import Batch, FileObject
 
 # A batch that ended like this is not worth re-attaching to: the retry makes a new one.
+T = TypeVar("T")
+
 NOT_REUSABLE = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
 ATTEMPTS = 4
 TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError)
 
 
-def _pause(attempt: int) -> None:
-    time.sleep(min(2.0**attempt / 2, 8.0))
+def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, bool]:
+    """Return what ``find`` finds, else what ``send`` makes; and whether it was found.
+
+    ``send`` is a POST whose answer can be lost after the server acted on it, so it is never
+    resent blindly: after a transient failure ``find`` looks first, then ``send`` tries again.
+    """
+    existing = find()
+    if existing is not None:
+        return existing, True
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return send(), False
+        except TRANSIENT:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(min(2.0**attempt / 2, 8.0))
+            existing = find()
+            if existing is not None:
+                return existing, True
+    raise AssertionError("unreachable")
 
 
 def find_batch(hook: KimiBatchHook, key: str, fingerprint: str, created_after: float | None) -> Batch | None:
@@ -57,23 +77,10 @@ def create_batch_once(
     made the batch. After a transient failure, look for the tagged batch first, then try again.
     """
     key, fingerprint = metadata[RUN_KEY_FIELD], metadata[FINGERPRINT_FIELD]
-    existing = find_batch(hook, key, fingerprint, created_after)
-    if existing is not None:
-        return existing, True
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            batch = hook.create_batch(
-                input_file_id, completion_window=completion_window, metadata=metadata, retry=False
-            )
-            return batch, False
-        except TRANSIENT:
-            if attempt == ATTEMPTS:
-                raise
-            _pause(attempt)
-            existing = find_batch(hook, key, fingerprint, created_after)
-            if existing is not None:
-                return existing, True
-    raise AssertionError("unreachable")
+    return send_once(
+        lambda: find_batch(hook, key, fingerprint, created_after),
+        lambda: hook.create_batch(input_file_id, completion_window=completion_window, metadata=metadata, retry=False),
+    )
 
 
 def find_uploaded_file(hook: KimiBatchHook, filename: str, size: int, purpose: str) -> FileObject | None:
@@ -89,17 +96,7 @@ def upload_once(hook: KimiBatchHook, source: Any, *, filename: str, size: int, p
 
     Like a batch, an upload whose answer was lost may have landed: look before sending it again.
     """
-    existing = find_uploaded_file(hook, filename, size, purpose)
-    if existing is not None:
-        return existing, True
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return hook.upload_file(source, purpose=purpose, filename=filename, retry=False), False
-        except TRANSIENT:
-            if attempt == ATTEMPTS:
-                raise
-            _pause(attempt)
-            existing = find_uploaded_file(hook, filename, size, purpose)
-            if existing is not None:
-                return existing, True
-    raise AssertionError("unreachable")
+    return send_once(
+        lambda: find_uploaded_file(hook, filename, size, purpose),
+        lambda: hook.upload_file(source, purpose=purpose, filename=filename, retry=False),
+    )
