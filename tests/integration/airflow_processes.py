@@ -61,10 +61,16 @@ def wait_for(what: str, check: Callable[[], T], timeout: float, interval: float 
         time.sleep(interval)
 
 
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:
+    _LIBC = None
+
+
 def _die_with_parent() -> None:
-    """Children get SIGKILL if pytest itself dies, so no run leaves an Airflow behind."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    """Children get SIGKILL if pytest itself dies, so no run leaves an Airflow behind (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Component:

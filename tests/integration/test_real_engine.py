@@ -31,6 +31,20 @@ def async_calls(kimi: KimiServer) -> int:
     return int(kimi.stats()["user_agents"].get("AsyncOpenAI", 0))
 
 
+def running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie waiting to be reaped is dead)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def task_processes(ti_id: str) -> list[psutil.Process]:
+    """Processes titled for this task instance: its task process and its supervisor."""
+    title = str(uuid.UUID(ti_id))
+    return [p for p in psutil.process_iter(["cmdline"]) if title in " ".join(p.info["cmdline"] or [])]
+
+
 def only_batch(kimi: KimiServer, key: str) -> dict[str, Any]:
     batches = kimi.batches_tagged(key)
     assert len(batches) == 1, batches
@@ -40,14 +54,19 @@ def only_batch(kimi: KimiServer, key: str) -> dict[str, Any]:
 def test_deferred_wait_survives_a_killed_triggerer(airflow_stack: AirflowStack, kimi_server: KimiServer) -> None:
     stack, kimi = airflow_stack, kimi_server
     created_before = kimi.stats()["batches_created"]
+    async_before = async_calls(kimi)
     run_id = stack.trigger(CLASSIFICATION)
 
-    # The wait is deferred: the task is off the worker, its trigger is assigned to the running
-    # triggerer, and that triggerer polls the server with the async client.
+    # The wait is deferred: the task is off the worker (no process runs it), its trigger is a
+    # KimiBatchTrigger assigned to the running triggerer, and that triggerer polls the server
+    # with the async client.
     wait_for("the wait task to defer", lambda: stack.task_state(CLASSIFICATION, run_id, "wait") == "deferred", 120)
     ti = stack.task_instance(CLASSIFICATION, run_id, "wait")
     assert ti is not None
     assert ti["trigger_id"] is not None
+    [trigger] = stack.query("SELECT classpath FROM trigger WHERE id = ?", ti["trigger_id"])
+    assert trigger["classpath"] == "airflow_provider_kimi.triggers.kimi.KimiBatchTrigger"
+    wait_for("the wait's task process to end", lambda: not task_processes(ti["id"]), 30)
     [first_triggerer] = stack.running_triggerer_jobs()
 
     def assigned_to(job_id: int) -> bool:
@@ -55,7 +74,7 @@ def test_deferred_wait_survives_a_killed_triggerer(airflow_stack: AirflowStack, 
         return bool(rows) and rows[0]["triggerer_id"] == job_id
 
     wait_for("the trigger to be assigned to the triggerer", lambda: assigned_to(first_triggerer), 30)
-    polled = wait_for("the trigger to poll Kimi", lambda: async_calls(kimi), 30)
+    polled = wait_for("the trigger to poll Kimi", lambda: async_calls(kimi) > async_before and async_calls(kimi), 30)
     batch = only_batch(kimi, run_key(CLASSIFICATION, "create", run_id))
     assert batch["status"] == "in_progress"
 
@@ -64,7 +83,7 @@ def test_deferred_wait_survives_a_killed_triggerer(airflow_stack: AirflowStack, 
     killed = triggerer.kill(signal.SIGKILL)
     assert triggerer.popen is not None
     assert triggerer.popen.returncode == -signal.SIGKILL
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in killed)
+    assert not [pid for pid in killed if running(pid)]
     assert stack.task_state(CLASSIFICATION, run_id, "wait") == "deferred"
 
     # A new triggerer takes the orphaned trigger over once the dead one's heartbeat is stale.
@@ -104,7 +123,11 @@ def test_retry_after_a_killed_worker_reattaches_to_the_batch(
     assert first is not None
     assert first["state"] == "running"
     assert first["try_number"] == 1
-    assert "Created batch" in stack.task_log(RETRY, run_id, "create", attempt=1)
+    wait_for(
+        "the first try to log its batch",
+        lambda: f"Created batch {batch['id']}" in stack.task_log(RETRY, run_id, "create", attempt=1),
+        30,
+    )
 
     # The task process (its pid is in the task instance row) is titled "airflow worker -- <ti id>"
     # and runs under its supervisor, a LocalExecutor worker. SIGKILL the task process, as the OOM
@@ -121,6 +144,7 @@ def test_retry_after_a_killed_worker_reattaches_to_the_batch(
         return ti is not None and ti["try_number"] == 2 and ti["state"] == "running"
 
     wait_for("the retry to start", retrying, TASK_SECONDS)
+    assert '"signal_name":"SIGKILL"' in stack.task_log(RETRY, run_id, "create", attempt=1)
     history = stack.query(
         "SELECT state FROM task_instance_history WHERE dag_id = ? AND run_id = ? AND task_id = 'create' "
         "AND try_number = 1",
