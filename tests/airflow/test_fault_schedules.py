@@ -25,7 +25,7 @@ EXPECTED_IDS = [f"text_{i}" for i in range(5)]
 FAULTS = {"429": 0.05, "500": 0.05, "drop": 0.05, "lost": 0.05, "slow": 0.05}
 # Schedules keep coming until this budget is spent (never fewer than the minimum); a run takes
 # a few seconds, more when faults make the SDK back off.
-BUDGET_SECONDS = 70.0
+BUDGET_SECONDS = 60.0
 MIN_SCHEDULES = 8
 MAX_SCHEDULES = 40
 
