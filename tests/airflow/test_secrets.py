@@ -1,8 +1,9 @@
 """The API key stays in the connection, and downloads stay in the destination the user gave.
 
 The DAGs run with a recognisable key against a server that accepts only that key; then
-everything they left behind is searched for it: task output and log files, XComs, rendered
-template fields, triggers (serialized and stored), and the text of the errors a user sees.
+everything they left behind is searched for it: task output, XComs, rendered template fields,
+triggers (serialized and stored), every file under the Airflow home (the metadata database, logs)
+and the storage they wrote to, and the text of the errors a user sees.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ def stored_trigger_rows(deferred: list[tuple[str, dict[str, Any]]]) -> str:
     return "\n".join(texts)
 
 
-def log_files() -> str:
-    home = Path(os.environ["AIRFLOW_HOME"])
-    return "\n".join(p.read_text(errors="replace") for p in home.rglob("*.log") if p.is_file())
+def files_under_roots(*roots: Path) -> dict[str, bytes]:
+    """Every file under these folders, as bytes: the metadata database, log files, inputs, results."""
+    return {str(p): p.read_bytes() for root in roots for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture
@@ -139,7 +140,13 @@ def test_the_key_shows_nowhere_the_dags_wrote(make_kimi, storage, monkeypatch, t
     output = task_output()
     assert f"Batch {rejected.xcom('create')} failed" in output
     assert_no_key("the task output", output)
-    assert_no_key("the log files", log_files())
+    written = files_under_roots(Path(os.environ["AIRFLOW_HOME"]), storage)
+    [database] = [content for name, content in written.items() if name.endswith("airflow.db")]
+    # What the runs stored is readable in the database's bytes, so a key stored there would be too.
+    assert succeeded.xcom("create").encode() in database
+    assert any(name.endswith(".output.jsonl") for name in written)
+    for name, content in written.items():
+        assert TELLTALE.encode() not in content, f"the API key shows in {name}"
     for result in (succeeded, rejected):
         assert_no_key("XCom", json.dumps({"|".join(k): v for k, v in result.xcoms.items()}, default=str))
 
