@@ -30,6 +30,11 @@ class KimiBatchConsoleLink(BaseOperatorLink):
 
     name = "Kimi Batch"
 
+    @property
+    def xcom_key(self) -> str:
+        """Airflow 3's own key for an operator link's XCom (Airflow 2's ``BaseOperatorLink`` has none)."""
+        return f"_link_{type(self).__name__}"
+
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         """The stored URL, or nothing before the task has found its batch."""
         url = XCom.get_value(key=self.xcom_key, ti_key=ti_key)

@@ -7,8 +7,9 @@ a ``UPath``. Strings are taken as local paths.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
 
 BUFFER_BYTES = 1 << 20
 """Large buffers: validation and splitting read hundreds of megabytes line by line."""
@@ -36,6 +37,15 @@ def as_path(path: PathArg) -> OpenablePath:
     return Path(os.fspath(path))
 
 
+def is_local(path: object) -> TypeGuard[Path]:
+    """Whether ``path`` is a ``pathlib`` path on this machine.
+
+    Airflow 2's ``ObjectStoragePath`` subclasses ``pathlib.Path`` (and is ``os.PathLike``) whatever
+    its storage: its filesystem attribute tells it apart.
+    """
+    return isinstance(path, Path) and not hasattr(path, "fs")
+
+
 def display_name(path: OpenablePath) -> str:
     """How a path is named in messages: its full path or URL when it has one."""
     if type(path).__str__ is object.__str__:
@@ -45,15 +55,45 @@ def display_name(path: OpenablePath) -> str:
 
 def open_read(path: OpenablePath) -> IO[bytes]:
     """Open for binary reading, with a large buffer when the file is local."""
-    if isinstance(path, Path):
+    if is_local(path):
         return path.open("rb", buffering=BUFFER_BYTES)
-    handle: IO[bytes] = path.open("rb")
-    return handle
+    return iterable_lines(path.open("rb"))
+
+
+def iterable_lines(handle: Any) -> IO[bytes]:
+    """``handle``, iterable line by line whatever wraps it.
+
+    Airflow 2's ``ObjectStoragePath.open()`` returns a wrapper that forwards method calls but not
+    iteration (Python then falls back to ``handle[0]``, which fails); Airflow 3's forwards both.
+    """
+    if hasattr(type(handle), "__iter__"):
+        return handle  # type: ignore[no-any-return]
+    return _LineIterable(handle)  # type: ignore[return-value]
+
+
+class _LineIterable:
+    """Forwards everything to a binary file object and adds iteration over its lines."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._handle.readline, b"")
+
+    def __enter__(self) -> _LineIterable:
+        self._handle.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._handle.__exit__(*exc_info)
 
 
 def open_write(path: OpenablePath) -> IO[bytes]:
     """Open for binary writing, with a large buffer when the file is local."""
-    if isinstance(path, Path):
+    if is_local(path):
         return path.open("wb", buffering=BUFFER_BYTES)
     handle: IO[bytes] = path.open("wb")
     return handle
@@ -61,6 +101,6 @@ def open_write(path: OpenablePath) -> IO[bytes]:
 
 def local_size(path: OpenablePath) -> int | None:
     """The size of a local file without reading it; ``None`` for remote paths."""
-    if isinstance(path, Path):
+    if is_local(path):
         return path.stat().st_size
     return None

@@ -20,6 +20,8 @@ from typing import IO, Any, Protocol, TypeAlias
 
 import orjson
 
+from airflow_provider_kimi.batch._paths import iterable_lines
+
 
 class SupportsOpenBinary(Protocol):
     """Anything with ``open("rb")``: ``pathlib.Path``, Airflow's ``ObjectStoragePath``, fsspec paths."""
@@ -123,8 +125,8 @@ def open_binary(source: FileSource) -> Iterator[IO[bytes]]:
     try:
         handle: IO[bytes] = (
             open(source, "rb")  # noqa: SIM115 (closed below, after the caller is done)
-            if isinstance(source, str | os.PathLike)
-            else source.open("rb")
+            if isinstance(source, str) or (isinstance(source, os.PathLike) and not hasattr(source, "open"))
+            else iterable_lines(source.open("rb"))
         )
     except OSError as exc:
         raise ResultsFileError(name, None, f"cannot read: {exc}") from exc
