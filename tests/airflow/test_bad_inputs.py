@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
+from dag_runs import run_dag
 
 from airflow_provider_kimi.batch.builders import ForbiddenParameterError, prompt_requests
 from airflow_provider_kimi.batch.media import UnsupportedMediaError, inline_part
@@ -460,3 +461,40 @@ def test_a_bad_input_is_refused_clearly_and_nothing_reaches_kimi(row, make_kimi,
         assert fragment in message, f"{row.name}: {fragment!r} not in the error:\n{message}"
     stats = kimi.stats()
     assert (stats["uploads"], stats["batches_created"]) == (0, 0), stats
+
+
+@pytest.fixture
+def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture):
+    """Everything the tasks wrote, whether Airflow sent it to the console or to Python logging."""
+
+    def read() -> str:
+        out, err = capfd.readouterr()
+        return out + err + caplog.text
+
+    return read
+
+
+def test_bad_arguments_and_unknown_ids_fail_their_tasks_in_a_dag_run(kimi, storage, task_output):
+    results = storage / "results"
+    conf = {
+        "file_id": "file-nope",
+        "window": "2h",
+        "metadata": {"k" * 65: "v"},
+        "batch_id": "batch-nope",
+        "results": f"file://{results}",
+    }
+    result = run_dag("kimi_bad_runtime_arguments", conf)
+    assert result.state == "failed"
+    assert set(result.task_states.values()) == {"failed"}, result.task_states
+    output = task_output()
+    for message in [
+        "completion_window '2h' is outside Kimi's range of 12h to 7d",
+        "metadata key 'kkkkkkkkkkkkkkkkkkkk'... is 65 characters; the limit is 64",
+        "file 'file-nope' not found",
+    ]:
+        assert message in output
+    # The wait, the cancel and the download each name the batch that does not exist.
+    assert output.count("batch 'batch-nope' not found") >= 3
+    stats = kimi.stats()
+    assert (stats["uploads"], stats["batches_created"]) == (0, 0)
+    assert not results.exists()
