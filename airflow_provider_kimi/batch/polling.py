@@ -50,6 +50,18 @@ def adaptive_poll_interval(
     return min(ceiling, base * age / grow_after)
 
 
+def sleep_before_next_poll(interval: float, elapsed: float, *, first: bool, draw: float) -> float:
+    """Seconds to sleep after a poll that took ``elapsed`` seconds (queueing for the budget included).
+
+    Polls start ``interval`` apart, so time spent in the poll does not stretch the cadence. The
+    first sleep is ``interval`` scaled into [1/2, 1] by ``draw`` (uniform in [0, 1)): waits
+    deferred together then spread their polls over time instead of hitting the service in one
+    burst every interval, and no wait ever polls less often than its interval.
+    """
+    target = interval * (0.5 + draw / 2) if first else interval
+    return max(0.0, target - elapsed)
+
+
 def concurrent_requests_for(requests_per_minute: float) -> int:
     """How many requests one shared client keeps in flight (and so how many connections it opens).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kimi.batch.polling import adaptive_poll_interval
+from airflow_provider_kimi.batch.polling import adaptive_poll_interval, sleep_before_next_poll
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.hooks.async_clients import (
@@ -57,7 +58,8 @@ class KimiBatchTrigger(BaseTrigger):
 
     :param batch_id: The batch to wait for.
     :param conn_id: The Kimi connection id. Only the id is serialized, never the key.
-    :param poll_interval: Seconds between polls (the base interval when ``adaptive_polling``).
+    :param poll_interval: Seconds from one poll to the next (the base interval when ``adaptive_polling``);
+        the first wait is drawn between half and one interval, so waits deferred together spread out.
     :param timeout: Seconds to wait from now; turned into the wall-clock ``end_time``.
     :param end_time: Wall-clock deadline (epoch seconds). It is what gets serialized, so a trigger
         moved to another triggerer keeps the same deadline. Wins over ``timeout``.
@@ -150,7 +152,9 @@ class KimiBatchTrigger(BaseTrigger):
         consecutive_errors = 0
         # Between polls a wait keeps only this number: thousands of sleeping waits stay small.
         created_at: float | None = None
+        first = True
         while True:
+            started = loop.time()
             remaining = self.end_time - time.time()
             try:
                 snapshot = await self._fetch(shared, loop.time() + max(0.0, remaining))
@@ -184,7 +188,11 @@ class KimiBatchTrigger(BaseTrigger):
             remaining = self.end_time - time.time()
             if remaining <= 0:
                 return self._timeout_event()
-            await asyncio.sleep(min(self.next_interval(created_at), remaining))
+            pause = sleep_before_next_poll(
+                self.next_interval(created_at), loop.time() - started, first=first, draw=random.random()
+            )
+            first = False
+            await asyncio.sleep(min(pause, remaining))
 
     async def on_kill(self) -> None:
         """Cancel the batch when a user kills the deferred task and asked for it (Airflow 3.3+)."""

@@ -17,6 +17,7 @@ from airflow_provider_kimi.batch.polling import (
     RequestBudget,
     adaptive_poll_interval,
     concurrent_requests_for,
+    sleep_before_next_poll,
 )
 from airflow_provider_kimi.exceptions import KimiConnectionError
 from airflow_provider_kimi.hooks import async_clients
@@ -56,6 +57,17 @@ def test_the_interval_never_drops_below_a_large_base():
 def test_the_interval_never_shrinks_as_the_batch_ages():
     intervals = [adaptive_poll_interval(30, age) for age in range(0, 3 * 86400, 60)]
     assert intervals == sorted(intervals)
+
+
+def test_polls_start_an_interval_apart_whatever_the_poll_took():
+    assert sleep_before_next_poll(10, 0.5, first=False, draw=0.3) == pytest.approx(9.5)
+    assert sleep_before_next_poll(10, 12.0, first=False, draw=0.3) == 0
+
+
+def test_the_first_sleep_spreads_waits_over_half_to_one_interval():
+    assert sleep_before_next_poll(10, 0, first=True, draw=0.0) == pytest.approx(5)
+    assert sleep_before_next_poll(10, 0, first=True, draw=0.999) == pytest.approx(10, abs=0.01)
+    assert sleep_before_next_poll(10, 1, first=True, draw=0.5) == pytest.approx(6.5)
 
 
 # -- the request budget --------------------------------------------------------------------------
