@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import openai
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, mask_secret
@@ -119,8 +119,16 @@ def _upload_tuple(source: FileSource, filename: str | None) -> tuple[str, Any]:
         if not filename:
             raise ValueError("Uploading bytes needs a filename, e.g. 'requests.jsonl'.")
         return filename, source
-    path: ReadablePath = Path(source) if isinstance(source, (str, os.PathLike)) else source
+    path = _as_readable(source)
     return filename or path.name, path
+
+
+def _as_readable(path: str | os.PathLike[str] | ReadablePath) -> ReadablePath:
+    """A local path as a ``Path``; anything that opens itself as it is (Airflow 2's ``ObjectStoragePath``
+    is ``os.PathLike`` whatever its storage, and ``Path(s3_path)`` would name a local file)."""
+    if isinstance(path, str) or not hasattr(path, "open"):
+        return Path(path)
+    return cast(ReadablePath, path)
 
 
 def _content_type(filename: str) -> str:
@@ -284,7 +292,7 @@ class KimiBatchHook(BaseHook):
 
         Memory stays flat whatever the size: the body is copied a chunk at a time.
         """
-        target: ReadablePath = Path(destination) if isinstance(destination, (str, os.PathLike)) else destination
+        target = _as_readable(destination)
         written = 0
         with (
             self.client.files.with_streaming_response.content(file_id) as response,
