@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from airflow_provider_kimi.batch._paths import OpenablePath
+from airflow_provider_kimi.batch._paths import OpenablePath, is_local
 from airflow_provider_kimi.batch.limits import (
     IMAGE_MIME_TYPES,
     MAX_FILE_BYTES,
@@ -171,7 +171,7 @@ def _local_path(source: MediaSource) -> Path | None:
     """``source`` as a local ``Path``, or ``None`` for bytes and object-storage paths."""
     if isinstance(source, bytes):
         return None
-    if isinstance(source, Path):
+    if is_local(source):
         return source
     if isinstance(source, str):
         return Path(source)
