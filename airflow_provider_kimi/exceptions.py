@@ -30,3 +30,7 @@ class KimiBatchEndedError(AirflowFailException):
 
 class KimiResultsPolicyError(AirflowFailException):
     """More requests failed than the task allows; the files are downloaded all the same."""
+
+
+class KimiNotFoundError(KimiError):
+    """An id (batch, file) that Kimi does not know; a retry will not find it either."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -55,6 +56,8 @@ def run_folder(run_id: str) -> ObjectStoragePath:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["kimi", "example"],
+    # Safe to retry every stage: a retried upload or create re-attaches to what its first try made.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
 )
 def example_kimi_batch_classification() -> None:
     @task(multiple_outputs=True)

@@ -6,10 +6,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import openai
-
 from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD
 from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.hooks.errors import TRANSIENT_ERRORS
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:
@@ -20,7 +19,6 @@ T = TypeVar("T")
 
 NOT_REUSABLE = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
 ATTEMPTS = 4
-TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError, openai.ConflictError)
 
 
 def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, bool]:
@@ -35,7 +33,7 @@ def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, b
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return send(), False
-        except TRANSIENT:
+        except TRANSIENT_ERRORS:
             if attempt == ATTEMPTS:
                 raise
             time.sleep(min(2.0**attempt / 2, 8.0))

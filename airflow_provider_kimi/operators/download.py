@@ -15,6 +15,7 @@ from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.summary import summarize
 from airflow_provider_kimi.exceptions import KimiBatchEndedError, KimiResultsPolicyError
+from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
 
 if TYPE_CHECKING:
@@ -92,9 +93,12 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         self.prices = prices
         self.realtime_prices = realtime_prices
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> dict[str, Any]:
         """Check the batch has ended, download its files, summarise them, apply the failure limits."""
-        snapshot = batch_snapshot(self.hook.get_batch(batch_id_of(self.batch)))
+        requested = batch_id_of(self.batch)
+        result_file_name(requested, "output")  # refuses an id that is not a plain Kimi id, before any request
+        snapshot = batch_snapshot(self.hook.get_batch(requested))
         batch_id, status = str(snapshot["id"]), BatchStatus(snapshot["status"])
         if not status.is_terminal:
             raise ValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")

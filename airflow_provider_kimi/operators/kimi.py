@@ -18,12 +18,13 @@ from airflow_provider_kimi.batch.idempotency import (
     run_key,
     tagged_filename,
 )
-from airflow_provider_kimi.batch.metadata import check_metadata
+from airflow_provider_kimi.batch.metadata import MAX_METADATA_PAIRS, check_metadata
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.validator import ensure_valid
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
+from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
 from airflow_provider_kimi.links import KimiBatchConsoleLink
@@ -106,6 +107,7 @@ class KimiUploadFileOperator(KimiBaseOperator):
         self.validate = validate
         self.reuse_existing = reuse_existing
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> str:
         """Validate (for batch input), upload unless an earlier try did, return the file id."""
         path = storage_path(self.file_path)
@@ -201,6 +203,13 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         reserved = RESERVED_METADATA_KEYS & set(metadata or {})
         if reserved:
             raise ValueError(f"metadata keys {sorted(reserved)} are set by the operator when reattach=True.")
+        room = MAX_METADATA_PAIRS - len(RESERVED_METADATA_KEYS)
+        if metadata and len(metadata) > room:
+            raise ValueError(
+                f"metadata has {len(metadata)} pairs; with reattach=True the operator adds "
+                f"{' and '.join(sorted(RESERVED_METADATA_KEYS))}, so at most {room} are left "
+                "(or set reattach=False)."
+            )
         fingerprint = batch_fingerprint(self.input_file_id, self.completion_window, BATCH_ENDPOINT, metadata)
         tags = {RUN_KEY_FIELD: task_run_key(context), FINGERPRINT_FIELD: fingerprint}
         batch, reattached = create_batch_once(
@@ -218,6 +227,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
             self.log.info("Created batch %s from file %s (%s).", batch.id, self.input_file_id, batch.status)
         return batch
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> str:
         """Check the arguments, create the batch (or re-attach), push its id, and wait if asked."""
         batch = self._create(context)
@@ -290,6 +300,7 @@ class KimiCancelBatchOperator(KimiBaseOperator):
         self.poll_interval = poll_interval
         self.wait_timeout = wait_timeout
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> dict[str, Any]:
         """Cancel, or report that the batch had already ended."""
         batch_id = batch_id_of(self.batch_id)

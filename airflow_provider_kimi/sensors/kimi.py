@@ -13,6 +13,7 @@ from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succee
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.batch.windows import DEFAULT_WAIT_TIMEOUT_SECONDS
+from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
@@ -83,6 +84,7 @@ class KimiBatchSensor(BaseSensorOperator):
         super().pre_execute(context)
         KimiBatchConsoleLink.persist(context, self.hook.settings.base_url, batch_id_of(self.batch_id))
 
+    @kimi_errors_explained
     def poke(self, context: Context) -> PokeReturnValue:
         """One check; done once the batch has ended."""
         snapshot = self._check()
@@ -90,6 +92,7 @@ class KimiBatchSensor(BaseSensorOperator):
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=raise_if_ended_badly(snapshot, self.succeed_on))
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> Any:
         """Poke, or check once and defer: a batch that has already ended needs no triggerer."""
         if not self.deferrable:

@@ -21,25 +21,10 @@ from airflow_provider_kimi.hooks.async_clients import (
     release_client,
     shared_client,
 )
+from airflow_provider_kimi.hooks.errors import TRANSIENT_ERRORS, describe_error, explain
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
-
-# Worth another poll: the service or the network hiccupped. Anything else (401, 403, 404, 400)
-# will not heal by waiting, so it ends the wait at once.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    openai.APIConnectionError,  # includes APITimeoutError
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.ConflictError,
-)
-
-
-def describe_error(err: BaseException) -> str:
-    """A one-line reason that names the HTTP status when there is one; never the key."""
-    if isinstance(err, openai.APIStatusError):
-        return f"HTTP {err.status_code} {type(err).__name__}: {err.message}"
-    return f"{type(err).__name__}: {err}"
 
 
 class KimiBatchTrigger(BaseTrigger):
@@ -131,6 +116,11 @@ class KimiBatchTrigger(BaseTrigger):
             release_client(shared)
         yield event
 
+    def _explain(self, err: Exception, shared: SharedAsyncClient) -> str:
+        """The error with this wait's connection and endpoint, as a task would say it."""
+        better = explain(err, self.conn_id, shared.settings.base_url) if isinstance(err, openai.OpenAIError) else None
+        return str(better) if better is not None else describe_error(err)
+
     def _timeout_event(self) -> TriggerEvent:
         return self._event(
             "timeout",
@@ -166,7 +156,7 @@ class KimiBatchTrigger(BaseTrigger):
                     return self._event(
                         "error",
                         f"Gave up polling batch {self.batch_id} after {consecutive_errors} failures "
-                        f"in a row; last: {describe_error(err)}. The batch may still be running.",
+                        f"in a row; last: {self._explain(err, shared)}. The batch may still be running.",
                     )
                 self.log.warning(
                     "Polling batch %s failed (%d/%d): %s",
@@ -176,7 +166,7 @@ class KimiBatchTrigger(BaseTrigger):
                     describe_error(err),
                 )
             except Exception as err:
-                return self._event("error", f"Polling batch {self.batch_id} failed: {describe_error(err)}")
+                return self._event("error", f"Polling batch {self.batch_id} failed: {self._explain(err, shared)}")
             else:
                 consecutive_errors = 0
                 self.log.info("%s", describe_progress(snapshot))

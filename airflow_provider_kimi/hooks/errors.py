@@ -1,0 +1,94 @@
+"""The SDK's errors, said so that they name the connection, the endpoint and what was missing.
+
+``openai`` reports an unreachable host as "Connection error." and a refused key as "Error code:
+401"; a user reading a failed task needs to know which connection and which URL, and never the key.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar
+
+import openai
+
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiNotFoundError
+
+if TYPE_CHECKING:
+    from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Worth another try: the service or the network hiccupped. Anything else (400, 401, 403, 404)
+# will not heal by waiting.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    openai.APIConnectionError,  # includes APITimeoutError
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.ConflictError,
+)
+
+
+def describe_error(err: BaseException) -> str:
+    """A one-line reason that names the HTTP status when there is one; never the key."""
+    if isinstance(err, openai.APIStatusError):
+        return f"HTTP {err.status_code} {type(err).__name__}: {err.message}"
+    cause = err.__cause__
+    if isinstance(err, openai.APIConnectionError) and cause is not None:
+        return f"{type(err).__name__}: {type(cause).__name__}: {cause}"
+    return f"{type(err).__name__}: {err}"
+
+
+def explain(err: openai.OpenAIError, conn_id: str, base_url: str) -> Exception | None:
+    """The error a task should fail with instead of ``err``; None when ``err`` says enough."""
+    where = f"connection {conn_id!r} at {base_url}"
+    if isinstance(err, openai.AuthenticationError):
+        return KimiConnectionError(
+            f"Kimi refused the API key of {where} (HTTP 401): check the connection's password (API Key) "
+            "field, and that the key belongs to this platform (moonshot.ai or moonshot.cn)."
+        )
+    if isinstance(err, openai.PermissionDeniedError):
+        return KimiConnectionError(f"Kimi denied access for {where} (HTTP 403): {err.message}")
+    if isinstance(err, openai.NotFoundError):
+        request = err.response.request
+        return KimiNotFoundError(
+            f"Kimi has no {request.url.path.removeprefix('/v1/')} ({request.method}, HTTP 404, {where}): {err.message}"
+        )
+    if isinstance(err, openai.APIConnectionError):
+        return KimiConnectionError(f"Cannot reach Kimi at {base_url} ({where}): {describe_error(err)}")
+    return None
+
+
+@contextmanager
+def explained_errors(conn_id: str, base_url: str) -> Iterator[None]:
+    """Re-raise the SDK's errors as ones that say where, keeping the original as the cause."""
+    try:
+        yield
+    except openai.OpenAIError as err:
+        better = explain(err, conn_id, base_url)
+        if better is None:
+            raise
+        raise better from err
+
+
+class _UsesKimi(Protocol):
+    kimi_conn_id: str
+
+    @property
+    def hook(self) -> KimiBatchHook: ...
+
+
+S = TypeVar("S", bound=_UsesKimi)
+
+
+def kimi_errors_explained(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Decorate a task method so that the SDK errors it raises name its connection and endpoint."""
+
+    @functools.wraps(method)
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with explained_errors(self.kimi_conn_id, self.hook.settings.base_url):
+            return method(self, *args, **kwargs)
+
+    return wrapper
