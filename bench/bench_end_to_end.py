@@ -58,6 +58,7 @@ def configure(home: Path, storage: Path, poll: float) -> None:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLES),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "KIMI_EXAMPLE_STORAGE": f"file://{storage}",
             "KIMI_EXAMPLE_POLL_SECONDS": str(poll),
         }
