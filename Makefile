@@ -28,9 +28,11 @@ unit: setup
 	$(RUN) pytest
 
 # Airflow 2.11, the other supported line: its own environment pinned by ci/airflow2/uv.lock
-# (the provider installed from this tree, editable), in ci/airflow2/.venv.
+# (the provider installed from this tree, editable), in ci/airflow2/.venv. --locked, not
+# --frozen: that lock also pins the provider's own dependencies, so a change to them in
+# pyproject.toml stops here until `uv lock --project ci/airflow2` pins them for 2.11 too.
 setup-airflow2: setup
-	@$(UV) sync --frozen --project ci/airflow2 --python $(PYTHON) --quiet
+	@$(UV) sync --locked --project ci/airflow2 --python $(PYTHON) --quiet
 
 # The same suite on Airflow 2.11. The real-engine tests (-m integration) start Airflow 3's own
 # components (API server, DAG processor, task execution API), so they run on the 3.x line only.
