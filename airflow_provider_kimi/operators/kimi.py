@@ -149,6 +149,8 @@ class KimiCreateBatchOperator(KimiBaseOperator):
     :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
     :param cancel_on_kill: Cancel the batch if the task is killed while it waits. Default True.
     :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    :param adaptive_polling: While deferred, stretch the interval as the batch ages (the base for its
+        first 10 minutes, then up to 10 x the base and at most 10 minutes). Default True.
     :param reattach: Tag the batch with this task instance's run key and a fingerprint of its
         input (two ``metadata`` pairs), so a retry or a re-run re-attaches to the batch an earlier
         try created (even one that died before pushing its XCom) instead of paying for a second
@@ -174,6 +176,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = True,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        adaptive_polling: bool = True,
         reattach: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -188,6 +191,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         self.succeed_on = check_succeed_on(succeed_on)
         self.cancel_on_kill = cancel_on_kill
         self.max_consecutive_errors = max_consecutive_errors
+        self.adaptive_polling = adaptive_polling
         self.reattach = reattach
         self.batch_id: str | None = None
 
@@ -246,6 +250,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
                     end_time=time.time() + timeout,
                     cancel_on_kill=self.cancel_on_kill,
                     max_consecutive_errors=self.max_consecutive_errors,
+                    adaptive_polling=self.adaptive_polling,
                 ),
                 method_name="execute_complete",
             )

@@ -42,6 +42,8 @@ class KimiBatchSensor(BaseSensorOperator):
     :param cancel_on_kill: Cancel the batch if the task is killed or marked failed. Default False:
         the sensor only watches a batch some other task started.
     :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    :param adaptive_polling: While deferred, stretch the interval as the batch ages (the base for its
+        first 10 minutes, then up to 10 x the base and at most 10 minutes). Default True.
     """
 
     template_fields: Sequence[str] = ("batch_id", "kimi_conn_id")
@@ -59,6 +61,7 @@ class KimiBatchSensor(BaseSensorOperator):
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = False,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        adaptive_polling: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, timeout=timeout, **kwargs)
@@ -68,6 +71,7 @@ class KimiBatchSensor(BaseSensorOperator):
         self.succeed_on = check_succeed_on(succeed_on)
         self.cancel_on_kill = cancel_on_kill
         self.max_consecutive_errors = max_consecutive_errors
+        self.adaptive_polling = adaptive_polling
 
     @cached_property
     def hook(self) -> KimiBatchHook:
@@ -108,6 +112,7 @@ class KimiBatchSensor(BaseSensorOperator):
                 end_time=time.time() + float(self.timeout),
                 cancel_on_kill=self.cancel_on_kill,
                 max_consecutive_errors=self.max_consecutive_errors,
+                adaptive_polling=self.adaptive_polling,
             ),
             method_name="execute_complete",
         )
