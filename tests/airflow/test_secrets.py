@@ -18,7 +18,7 @@ from typing import Any
 
 import openai
 import pytest
-from dag_runs import EXAMPLE_DAGS, run_dag
+from dag_runs import AIRFLOW_V_3, EXAMPLE_DAGS, run_dag
 
 from airflow_provider_kimi.exceptions import KimiConnectionError
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
@@ -76,14 +76,19 @@ def rendered_fields(dag_ids: set[str]) -> list[dict[str, Any]]:
 
 def record_deferrals(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     """Collect each trigger the runs deferred to, serialized as the task handed it over."""
-    import airflow.sdk.definitions.dag as dag_module
+    # dag.test() runs a deferred task's trigger in line: Airflow 3 from its SDK's DAG module,
+    # Airflow 2 from the models' one (without the task instance).
+    if AIRFLOW_V_3:
+        import airflow.sdk.definitions.dag as dag_module
+    else:
+        import airflow.models.dag as dag_module
 
     deferred: list[tuple[str, dict[str, Any]]] = []
     run_inline = dag_module._run_inline_trigger
 
-    def recording(trigger: Any, ti: Any) -> Any:
+    def recording(trigger: Any, *args: Any) -> Any:
         deferred.append(trigger.serialize())
-        return run_inline(trigger, ti)
+        return run_inline(trigger, *args)
 
     monkeypatch.setattr(dag_module, "_run_inline_trigger", recording)
     return deferred

@@ -118,7 +118,7 @@ def input_with_a_request_never_sent(path: str) -> str:
 
 def read_requests(path: str) -> list[dict[str, Any]]:
     with ObjectStoragePath(path).open("rb") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        return [json.loads(line) for line in handle.read().splitlines() if line.strip()]
 
 
 for name, limit in (("kimi_download", None), ("kimi_download_strict", 0.25)):
