@@ -12,7 +12,7 @@ does not matter and the results of several batches can be read in one pass.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -134,6 +134,19 @@ def open_binary(source: FileSource) -> Iterator[IO[bytes]]:
         yield handle
 
 
+def decode_line(raw: bytes, name: str, line_number: int) -> dict[str, Any] | None:
+    """One line's JSON object; ``None`` for a blank line; ``ResultsFileError`` for anything else."""
+    if not raw.strip():
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ResultsFileError(name, line_number, f"not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ResultsFileError(name, line_number, f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file, streaming.
 
@@ -145,17 +158,44 @@ def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             for raw in handle:
                 line_number += 1
-                if not raw.strip():
-                    continue
-                try:
-                    value = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise ResultsFileError(name, line_number, f"not valid JSON: {exc}") from exc
-                if not isinstance(value, dict):
-                    raise ResultsFileError(name, line_number, f"expected a JSON object, got {type(value).__name__}")
-                yield line_number, value
+                value = decode_line(raw, name, line_number)
+                if value is not None:
+                    yield line_number, value
         except OSError as exc:
             raise ResultsFileError(name, line_number + 1, f"cannot read: {exc}") from exc
+
+
+class ChunkedResultsReader:
+    """Reads a results file from the chunks of its download as they arrive: one pass, not two.
+
+    Each complete line is parsed and handed to ``sink``; ``close()`` takes the last line when the
+    file does not end with a newline. Line numbers match the file's, as ``iter_json_lines`` counts.
+    """
+
+    def __init__(self, name: str, sink: Callable[[BatchResult], None]) -> None:
+        self.name = name
+        self.sink = sink
+        self._rest = b""
+        self._line_number = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse every line that ``chunk`` completes."""
+        lines = (self._rest + chunk).split(b"\n") if self._rest else chunk.split(b"\n")
+        self._rest = lines.pop()
+        for raw in lines:
+            self._line(raw)
+
+    def close(self) -> None:
+        """Parse the last line, when the file ended without a newline."""
+        if self._rest:
+            self._line(self._rest)
+            self._rest = b""
+
+    def _line(self, raw: bytes) -> None:
+        self._line_number += 1
+        value = decode_line(raw, self.name, self._line_number)
+        if value is not None:
+            self.sink(parse_result_line(value, source=self.name, line_number=self._line_number))
 
 
 def iter_results(output: FileSource | None, error: FileSource | None = None) -> Iterator[BatchResult]:

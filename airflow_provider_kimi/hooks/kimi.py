@@ -287,10 +287,16 @@ class KimiBatchHook(BaseHook):
         """Delete a file (input, media, output or error)."""
         return self.client.files.delete(file_id)
 
-    def download_file(self, file_id: str, destination: str | os.PathLike[str] | ReadablePath) -> int:
+    def download_file(
+        self,
+        file_id: str,
+        destination: str | os.PathLike[str] | ReadablePath,
+        on_chunk: Callable[[bytes], None] | None = None,
+    ) -> int:
         """Stream a file's content to a local path or ``ObjectStoragePath``; return the bytes written.
 
-        Memory stays flat whatever the size: the body is copied a chunk at a time.
+        Memory stays flat whatever the size: the body is copied a chunk at a time. ``on_chunk`` sees
+        each chunk as it is written, so a caller can read the file in the same pass.
         """
         target = _as_readable(destination)
         written = 0
@@ -301,6 +307,8 @@ class KimiBatchHook(BaseHook):
             for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
                 out.write(chunk)
                 written += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(chunk)
         return written
 
     # -- batches ----------------------------------------------------------------------------

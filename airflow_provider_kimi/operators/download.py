@@ -11,9 +11,10 @@ from airflow.providers.common.compat.sdk import Asset
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
+from airflow_provider_kimi.batch.results import ChunkedResultsReader
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot
 from airflow_provider_kimi.batch.status import BatchStatus
-from airflow_provider_kimi.batch.summary import summarize
+from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
 from airflow_provider_kimi.exceptions import KimiBatchEndedError, KimiResultsPolicyError
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
@@ -106,21 +107,20 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
             raise KimiBatchEndedError(ended_batch_error(snapshot, ()) or f"Batch {batch_id} failed.")
         folder = storage_path(self.destination)
         folder.mkdir(parents=True, exist_ok=True)
+        builder = SummaryBuilder(prices=self.prices, realtime_prices=self.realtime_prices)
         paths: dict[str, Any] = {}
         sizes: dict[str, int] = {}
         for kind in ("output", "error"):
             file_id = snapshot.get(f"{kind}_file_id")
             if file_id:
                 paths[kind] = folder / result_file_name(batch_id, kind)
-                sizes[kind] = self.hook.download_file(file_id, paths[kind])
+                # The results are read as they are written: the file is never read back.
+                reader = ChunkedResultsReader(str(paths[kind]), builder.add)
+                sizes[kind] = self.hook.download_file(file_id, paths[kind], on_chunk=reader.feed)
+                reader.close()
                 self.log.info("Downloaded %s file %s to %s (%s bytes).", kind, file_id, paths[kind], sizes[kind])
-        summary = summarize(
-            paths.get("output"),
-            paths.get("error"),
-            input=storage_path(self.input_path) if self.input_path else None,
-            prices=self.prices,
-            realtime_prices=self.realtime_prices,
-        )
+        input_ids = iter_input_custom_ids(storage_path(self.input_path)) if self.input_path else None
+        summary = builder.build(input_ids)
         self.log.info("Batch %s ended %s.\n%s", batch_id, status.value, summary.format())
         outcome = check_failures(summary, self.max_failed_ratio, self.max_failed_count)
         if outcome.exceeded:
