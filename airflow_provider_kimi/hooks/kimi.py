@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 import openai
 from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook, mask_secret
 from openai import AsyncOpenAI, OpenAI
 
+from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
@@ -33,16 +33,7 @@ DEFAULT_MAX_REQUESTS_PER_MINUTE = 200.0
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
-class ReadablePath(Protocol):
-    """What the hook needs of a source or destination: a local ``Path`` or an ``ObjectStoragePath``."""
-
-    @property
-    def name(self) -> str: ...
-
-    def open(self, mode: Any = ..., *args: Any, **kwargs: Any) -> Any: ...
-
-
-FileSource = str | os.PathLike[str] | ReadablePath | bytes
+FileSource = PathArg | bytes
 
 
 @dataclass(frozen=True)
@@ -119,16 +110,8 @@ def _upload_tuple(source: FileSource, filename: str | None) -> tuple[str, Any]:
         if not filename:
             raise ValueError("Uploading bytes needs a filename, e.g. 'requests.jsonl'.")
         return filename, source
-    path = _as_readable(source)
+    path = as_path(source)
     return filename or path.name, path
-
-
-def _as_readable(path: str | os.PathLike[str] | ReadablePath) -> ReadablePath:
-    """A local path as a ``Path``; anything that opens itself as it is (Airflow 2's ``ObjectStoragePath``
-    is ``os.PathLike`` whatever its storage, and ``Path(s3_path)`` would name a local file)."""
-    if isinstance(path, str) or not hasattr(path, "open"):
-        return Path(path)
-    return cast(ReadablePath, path)
 
 
 def _content_type(filename: str) -> str:
@@ -290,7 +273,7 @@ class KimiBatchHook(BaseHook):
     def download_file(
         self,
         file_id: str,
-        destination: str | os.PathLike[str] | ReadablePath,
+        destination: PathArg,
         on_chunk: Callable[[bytes], None] | None = None,
     ) -> int:
         """Stream a file's content to a local path or ``ObjectStoragePath``; return the bytes written.
@@ -298,7 +281,7 @@ class KimiBatchHook(BaseHook):
         Memory stays flat whatever the size: the body is copied a chunk at a time. ``on_chunk`` sees
         each chunk as it is written, so a caller can read the file in the same pass.
         """
-        target = _as_readable(destination)
+        target = as_path(destination)
         written = 0
         with (
             self.client.files.with_streaming_response.content(file_id) as response,
