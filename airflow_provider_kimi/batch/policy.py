@@ -28,6 +28,14 @@ class FailurePolicyOutcome:
         return self.unsuccessful / self.total if self.total else 0.0
 
 
+def check_limits(max_failed_ratio: float | None, max_failed_count: int | None) -> None:
+    """Refuse limits that cannot mean anything, so a task fails when it is parsed, not at the end."""
+    if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
+        raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
+    if max_failed_count is not None and max_failed_count < 0:
+        raise ValueError(f"max_failed_count must not be negative, got {max_failed_count}")
+
+
 def check_failures(
     summary: ResultSummary,
     max_failed_ratio: float | None = None,
@@ -41,10 +49,7 @@ def check_failures(
     at exactly ``max_failed_ratio`` or ``max_failed_count`` passes. With no limit given,
     nothing is exceeded. The message lists the ``top_errors`` most frequent error messages.
     """
-    if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
-        raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
-    if max_failed_count is not None and max_failed_count < 0:
-        raise ValueError(f"max_failed_count must not be negative, got {max_failed_count}")
+    check_limits(max_failed_ratio, max_failed_count)
 
     unsuccessful, total = summary.unsuccessful, summary.total
     ratio = unsuccessful / total if total else 0.0

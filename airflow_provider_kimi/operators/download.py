@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_kimi.batch.outcome import ended_batch_error
-from airflow_provider_kimi.batch.policy import check_failures
+from airflow_provider_kimi.batch.policy import check_failures, check_limits
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
 from airflow_provider_kimi.batch.results import ChunkedResultsReader
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot
@@ -82,10 +82,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         if declare_asset and is_fixed_url(destination):
             kwargs["outlets"] = [*(kwargs.get("outlets") or []), Asset(destination)]
         super().__init__(**kwargs)
-        if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
-            raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}.")
-        if max_failed_count is not None and max_failed_count < 0:
-            raise ValueError(f"max_failed_count must not be negative, got {max_failed_count}.")
+        check_limits(max_failed_ratio, max_failed_count)
         self.batch = batch
         self.destination = destination
         self.input_path = input_path
