@@ -6,6 +6,7 @@ a ``UPath``. Strings are taken as local paths.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,14 @@ def local_size(path: OpenablePath) -> int | None:
     if is_local(path):
         return path.stat().st_size
     return None
+
+
+def sha256_of(path: OpenablePath) -> tuple[str, int]:
+    """Content hash and size, read a chunk at a time so a 100 MB file costs no memory."""
+    hasher = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(BUFFER_BYTES):
+            hasher.update(chunk)
+            size += len(chunk)
+    return hasher.hexdigest(), size

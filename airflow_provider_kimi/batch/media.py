@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from airflow_provider_kimi.batch._paths import OpenablePath, is_local
+from airflow_provider_kimi.batch._paths import OpenablePath, is_local, sha256_of
 from airflow_provider_kimi.batch.limits import (
     IMAGE_MIME_TYPES,
     MAX_FILE_BYTES,
@@ -33,7 +33,6 @@ UploadFn = Callable[[Any, str, str], str]
 """``upload(path_or_bytes, filename, purpose) -> file_id``; the first argument is a local
 ``Path``, the raw ``bytes``, or the object-storage path as given."""
 
-_HASH_CHUNK = 1 << 20
 _ARTICLED = {"image": "an image", "video": "a video"}
 
 
@@ -152,19 +151,9 @@ class MediaUploader:
             cache_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
             digest = self._path_digests.get(cache_key)
             if digest is None:
-                with path.open("rb") as handle:
-                    digest = _hash_stream(handle)
-                self._path_digests[cache_key] = digest
+                digest = self._path_digests[cache_key] = sha256_of(path)[0]
             return digest
-        with _remote(source).open("rb") as handle:
-            return _hash_stream(handle)
-
-
-def _hash_stream(handle: Any) -> str:
-    digest = hashlib.sha256()
-    while chunk := handle.read(_HASH_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_of(_remote(source))[0]
 
 
 def _local_path(source: MediaSource) -> Path | None:

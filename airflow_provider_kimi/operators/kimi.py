@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from airflow.providers.common.compat.sdk import conf
 
+from airflow_provider_kimi.batch._paths import sha256_of
 from airflow_provider_kimi.batch.idempotency import (
     FINGERPRINT_FIELD,
     RESERVED_METADATA_KEYS,
@@ -52,17 +52,6 @@ def run_started_after(context: Context) -> float | None:
     # An hour of slack for clocks; never further back than a month, whatever the run's date.
     started: float = moment.timestamp()
     return max(started - 3600, time.time() - 30 * 86400)
-
-
-def sha256_of(path: Any) -> tuple[str, int]:
-    """Content hash and size, read in chunks so a 100 MB input costs no memory."""
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            hasher.update(chunk)
-            size += len(chunk)
-    return hasher.hexdigest(), size
 
 
 class KimiUploadFileOperator(KimiBaseOperator):
