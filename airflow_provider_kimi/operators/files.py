@@ -38,7 +38,7 @@ def file_ids_of(values: Any) -> list[str]:
 
 
 class KimiDeleteFilesOperator(KimiBaseOperator):
-    """Delete files on Kimi; return the ids deleted.
+    """Delete files on Kimi; return the ids no longer there.
 
     Kimi keeps every file until it is deleted and counts them against a quota of 1,000 files, so a
     scheduled DAG that never deletes its files stops within months.
@@ -63,15 +63,24 @@ class KimiDeleteFilesOperator(KimiBaseOperator):
         return self.delete(file_ids_of(self.file_ids))
 
     def delete(self, file_ids: Sequence[str]) -> list[str]:
-        deleted: list[str] = []
+        """Delete ``file_ids``; return those no longer on Kimi (deleted now, or already gone).
+
+        An id already gone counts as deleted, so a retry after a partial cleanup reports them all.
+        """
+        gone: list[str] = []
+        already: list[str] = []
         for file_id in file_ids:
             try:
                 self.hook.delete_file(file_id)
             except openai.NotFoundError:
                 if not self.missing_ok:
                     raise
-                self.log.info("File %s was already gone.", file_id)
-                continue
-            deleted.append(file_id)
-        self.log.info("Deleted %s of %s files on Kimi: %s", len(deleted), len(file_ids), ", ".join(deleted) or "none")
-        return deleted
+                already.append(file_id)
+            gone.append(file_id)
+        self.log.info(
+            "Deleted %s files on Kimi (%s already gone): %s",
+            len(gone) - len(already),
+            len(already),
+            ", ".join(gone) or "none",
+        )
+        return gone

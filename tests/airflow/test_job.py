@@ -1,0 +1,125 @@
+"""``kimi_batch_job`` through Airflow's ``dag.test()`` against the local Kimi server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from dag_runs import run_dag
+
+from airflow_provider_kimi.batch.results import read_results_table
+
+pytestmark = pytest.mark.timeout(300)
+
+TIME_SCALE = 0.2
+VALIDATING = 3.0  # the emulator's default validating_seconds
+PER_REQUEST = 0.5  # 1 / the default requests_per_second
+# Ten texts: part 1 holds the first eight (max_part_lines=8), part 2 the last two. Text 1 always
+# fails with HTTP 500, text 9 with HTTP 400. The completion window closes after 5.5 requests of
+# part 1 have run, so texts 5, 6 and 7 expire; round 2 (texts 1, 5, 6, 7) fits in the window.
+TEXTS = [
+    "Hamlet is a tragedy",
+    "[[fail:500]] breaking news",
+    "a new AI chip",
+    "a poem about rain",
+    "the election report",
+    "robot software launch",
+    "a novel by an author",
+    "an iPhone app",
+    "scientists announced today",
+    "[[fail:400]] a malformed request",
+]
+WINDOW_SECONDS = 12 * 3600
+
+
+def expiring_window_scale(requests_before_expiry: float) -> float:
+    """The window scale that lets a 12h window close after this many requests of a batch ran."""
+    return TIME_SCALE * (VALIDATING + requests_before_expiry * PER_REQUEST) / WINDOW_SECONDS
+
+
+def inputs_of(folder: Path, number: int) -> list[str]:
+    """The custom_ids a round sent, from its part files."""
+    ids = []
+    for part in sorted((folder / f"round-{number}" / "inputs").glob("*.jsonl")):
+        ids += [json.loads(line)["custom_id"] for line in part.read_text().splitlines()]
+    return ids
+
+
+def job_conf(tmp_path: Path) -> dict[str, Any]:
+    return {"texts": TEXTS, "results": str(tmp_path / "results")}
+
+
+def test_a_job_splits_resubmits_merges_in_input_order_and_cleans_up(make_kimi, storage, tmp_path):
+    kimi = make_kimi(time_scale=TIME_SCALE, window_scale=expiring_window_scale(5.5))
+    client = openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key, max_retries=0)
+    unrelated = client.files.create(file=("mine.jsonl", b'{"a": 1}\n', "application/jsonl"), purpose="batch")
+
+    result = run_dag("kimi_job", job_conf(tmp_path))
+
+    assert result.state == "success", result.task_states
+    manifest = result.xcom("job.cleanup")
+    rows = list(read_results_table(manifest["results_path"]))
+    # Exactly one row per input request, in input order.
+    assert [row["custom_id"] for row in rows] == [f"text-{n:03d}" for n in range(len(TEXTS))]
+    by_id = {row["custom_id"]: row for row in rows}
+    # The expired ones succeeded in round 2.
+    for number in (5, 6, 7):
+        assert by_id[f"text-{number:03d}"]["status"] == "succeeded"
+        assert by_id[f"text-{number:03d}"]["round"] == 2
+        assert by_id[f"text-{number:03d}"]["content"]
+    # The 500 was sent in every round and ends failed; the 400 was never sent again.
+    assert by_id["text-001"]["status"] == "failed"
+    assert by_id["text-001"]["error"]["http_status"] == 500
+    assert by_id["text-001"]["round"] == 3
+    assert by_id["text-009"]["status"] == "failed"
+    assert by_id["text-009"]["error"]["http_status"] == 400
+    assert by_id["text-009"]["round"] == 1
+    folder = tmp_path / "results"
+    assert "text-001" in inputs_of(folder, 2) and inputs_of(folder, 3) == ["text-001"]
+    assert "text-009" not in inputs_of(folder, 2)
+    assert sorted(inputs_of(folder, 2)) == ["text-001", "text-005", "text-006", "text-007"]
+    # The manifest.
+    assert manifest["parts"] == 2
+    assert manifest["rounds"] == 3
+    assert manifest["counts"] == {"succeeded": 8, "failed": 2, "expired": 0, "cancelled": 0}
+    assert manifest["resubmitted"] == 5  # four in round 2, one in round 3
+    assert len(manifest["batch_ids"]) == 4 == kimi.stats()["batches_created"]
+    assert manifest["completion_tokens"] > 0 and manifest["prompt_tokens"] > 0
+    assert manifest["estimated_cost_usd"] is not None and manifest["estimated_cost_usd"] > 0
+    # Cleanup: none of the job's files is left on the server; the user's own file is.
+    left = [file.id for file in client.files.list().data]
+    assert left == [unrelated.id]
+    assert unrelated.id not in manifest["deleted_files"]
+    made = set()
+    for batch_id in manifest["batch_ids"]:
+        batch = client.batches.retrieve(batch_id)
+        made |= {batch.input_file_id, batch.output_file_id, batch.error_file_id} - {None}
+    assert sorted(manifest["deleted_files"]) == sorted(made)
+    assert len(made) == 11  # 4 inputs; outputs of 3 batches (round 3 has none); 4 error files
+
+
+def test_retried_tasks_in_the_middle_create_no_extra_batch(make_kimi, storage, tmp_path, monkeypatch):
+    # Every API call may fail (HTTP 500) or be acted on and left unanswered ("lost"), and the
+    # client does not retry: Airflow retries the tasks, which must re-attach, never pay twice.
+    kimi = make_kimi(
+        time_scale=TIME_SCALE,
+        window_scale=expiring_window_scale(5.5),
+        faults={"500": 0.08, "lost": 0.04},
+        seed=13,
+    )
+    conn = {"conn_type": "kimi", "host": kimi.base_url, "password": kimi.api_key, "extra": {"max_retries": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_KIMI_DEFAULT", json.dumps(conn))
+
+    result = run_dag("kimi_job_retried", job_conf(tmp_path))
+
+    assert result.state == "success", result.task_states
+    stats = kimi.stats()
+    assert stats["faults"].get("500", 0) > 0 and stats["faults"].get("lost", 0) > 0
+    manifest = result.xcom("job.cleanup")
+    assert len(manifest["batch_ids"]) == 4 == stats["batches_created"]
+    rows = list(read_results_table(manifest["results_path"]))
+    assert [row["custom_id"] for row in rows] == [f"text-{n:03d}" for n in range(len(TEXTS))]
+    assert openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key).files.list().data == []
