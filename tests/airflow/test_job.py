@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +80,8 @@ def test_a_job_splits_resubmits_merges_in_input_order_and_cleans_up(make_kimi, s
     assert by_id["text-009"]["error"]["http_status"] == 400
     assert by_id["text-009"]["round"] == 1
     folder = tmp_path / "results"
-    assert "text-001" in inputs_of(folder, 2) and inputs_of(folder, 3) == ["text-001"]
+    assert "text-001" in inputs_of(folder, 2)
+    assert inputs_of(folder, 3) == ["text-001"]
     assert "text-009" not in inputs_of(folder, 2)
     assert sorted(inputs_of(folder, 2)) == ["text-001", "text-005", "text-006", "text-007"]
     # The manifest.
@@ -87,8 +90,10 @@ def test_a_job_splits_resubmits_merges_in_input_order_and_cleans_up(make_kimi, s
     assert manifest["counts"] == {"succeeded": 8, "failed": 2, "expired": 0, "cancelled": 0}
     assert manifest["resubmitted"] == 5  # four in round 2, one in round 3
     assert len(manifest["batch_ids"]) == 4 == kimi.stats()["batches_created"]
-    assert manifest["completion_tokens"] > 0 and manifest["prompt_tokens"] > 0
-    assert manifest["estimated_cost_usd"] is not None and manifest["estimated_cost_usd"] > 0
+    assert manifest["completion_tokens"] > 0
+    assert manifest["prompt_tokens"] > 0
+    assert manifest["estimated_cost_usd"] is not None
+    assert manifest["estimated_cost_usd"] > 0
     # Cleanup: none of the job's files is left on the server; the user's own file is.
     left = [file.id for file in client.files.list().data]
     assert left == [unrelated.id]
@@ -117,9 +122,117 @@ def test_retried_tasks_in_the_middle_create_no_extra_batch(make_kimi, storage, t
 
     assert result.state == "success", result.task_states
     stats = kimi.stats()
-    assert stats["faults"].get("500", 0) > 0 and stats["faults"].get("lost", 0) > 0
+    assert stats["faults"].get("500", 0) > 0
+    assert stats["faults"].get("lost", 0) > 0
     manifest = result.xcom("job.cleanup")
     assert len(manifest["batch_ids"]) == 4 == stats["batches_created"]
     rows = list(read_results_table(manifest["results_path"]))
     assert [row["custom_id"] for row in rows] == [f"text-{n:03d}" for n in range(len(TEXTS))]
     assert openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key).files.list().data == []
+
+
+def cancel_first_batch_once_held(client: openai.OpenAI, after_requests: int) -> threading.Thread:
+    """Cancel the first batch once it has run ``after_requests`` requests, as a user would."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 240  # the first DAG run of a session also sets up Airflow's database
+        while time.monotonic() < deadline:
+            for batch in client.batches.list().data:
+                counts = batch.request_counts
+                if counts is not None and counts.completed + counts.failed >= after_requests:
+                    client.batches.cancel(batch.id)
+                    return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_cancelled_batch_ends_resubmission_and_its_requests_stay_cancelled(make_kimi, storage, tmp_path):
+    kimi = make_kimi(time_scale=TIME_SCALE, hold_new_batches_after=3)
+    canceller = cancel_first_batch_once_held(openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key), 3)
+
+    result = run_dag("kimi_job", {"texts": TEXTS[:6], "results": str(tmp_path / "results")})
+    canceller.join()
+
+    assert result.state == "success", result.task_states
+    manifest = result.xcom("job.cleanup")
+    # Text 1's HTTP 500 is not sent again either: the user stopped the job.
+    assert manifest["counts"] == {"succeeded": 2, "failed": 1, "expired": 0, "cancelled": 3}
+    assert "was cancelled" in manifest["stopped"]
+    assert manifest["resubmitted"] == 0
+    assert manifest["rounds"] == 1
+    assert kimi.stats()["batches_created"] == 1
+    assert result.task_states["job.round_2.plan"] == "skipped"
+    assert result.task_states["job.round_3.plan"] == "skipped"
+    rows = list(read_results_table(manifest["results_path"]))
+    assert [row["status"] for row in rows] == ["succeeded", "failed", "succeeded"] + ["cancelled"] * 3
+
+
+def test_a_failed_job_keeps_its_files_and_says_so(make_kimi, storage, tmp_path, task_output):
+    kimi = make_kimi(time_scale=0)
+
+    result = run_dag("kimi_job_strict", {"texts": TEXTS, "results": str(tmp_path / "results")})
+
+    assert result.state == "failed"
+    assert result.task_states["job.merge"] == "failed"
+    assert result.task_states["job.cleanup"] == "failed"
+    client = openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key)
+    kept = [file.id for file in client.files.list().data]
+    assert len(kept) == 2  # the input and the error file of the one batch: nothing was deleted
+    output = task_output()
+    assert "max_failed_ratio 0.0%" in output
+    assert "The job did not finish, so its 2 files on Kimi are kept (they may hold paid results)" in output
+    assert all(file_id in output for file_id in kept)
+
+
+def test_a_bad_line_fails_the_split_naming_the_input_line_before_any_upload(make_kimi, storage, tmp_path, task_output):
+    kimi = make_kimi(time_scale=0)
+
+    conf = {"texts": TEXTS, "results": str(tmp_path / "results"), "model": "gpt-4o"}
+    result = run_dag("kimi_job", conf)
+
+    assert result.task_states["job.split"] == "failed"
+    assert kimi.stats()["uploads"] == 0
+    assert "requests.jsonl:9: body.model:" in task_output()  # part 2's first line, counted in the input
+
+
+def test_max_cost_usd_stops_the_job_before_anything_is_paid_for(make_kimi, storage, tmp_path, task_output):
+    kimi = make_kimi(time_scale=0)
+
+    result = run_dag("kimi_job_cost_cap", job_conf(tmp_path))
+
+    assert result.task_states["job.split"] == "failed"
+    assert kimi.stats()["uploads"] == 0
+    assert "over max_cost_usd $0.00; nothing was uploaded" in task_output()
+
+
+def test_parquet_table_without_cleanup_keeps_the_files(make_kimi, storage, tmp_path):
+    kimi = make_kimi(time_scale=0)
+
+    result = run_dag("kimi_job_no_cleanup", job_conf(tmp_path))
+
+    assert result.state == "success", result.task_states
+    assert "job.cleanup" not in result.task_states
+    manifest = result.xcom("job.merge")
+    assert manifest["results_path"].endswith("results.parquet")
+    assert manifest["deleted_files"] == []
+    rows = list(read_results_table(manifest["results_path"]))
+    assert [row["custom_id"] for row in rows] == [f"text-{n:03d}" for n in range(len(TEXTS))]
+    assert rows[0]["usage"]["completion_tokens"] > 0
+    assert rows[9]["error"]["http_status"] == 400
+    assert openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key).files.list().data != []
+
+
+def test_kimi_batch_cleanup_deletes_the_batch_files_after_the_download(make_kimi, storage, tmp_path):
+    kimi = make_kimi(time_scale=0)
+
+    result = run_dag("kimi_task_group_cleanup", {"texts": TEXTS, "results": str(tmp_path / "results")})
+
+    assert result.state == "success", result.task_states
+    deleted = result.xcom("kimi_batch.cleanup")
+    batch = result.xcom("kimi_batch.wait")
+    assert sorted(deleted) == sorted([batch["input_file_id"], batch["output_file_id"], batch["error_file_id"]])
+    assert openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key).files.list().data == []
+    assert (tmp_path / "results" / f"{batch['id']}.output.jsonl").exists()

@@ -73,6 +73,16 @@ with DAG("kimi_job_no_cleanup", schedule=None, start_date=START, catchup=False):
         poll_interval=POLL,
     )
 
+with DAG("kimi_job_strict", schedule=None, start_date=START, catchup=False):
+    kimi_batch_job(
+        input_path=build_job_input(),
+        destination="{{ dag_run.conf['results'] }}",
+        group_id="job",
+        max_rounds=1,
+        max_failed_ratio=0.0,
+        poll_interval=POLL,
+    )
+
 with DAG("kimi_job_cost_cap", schedule=None, start_date=START, catchup=False):
     kimi_batch_job(
         input_path=build_job_input(),
