@@ -140,7 +140,7 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         for part in parts:
             report = validate_file(part.path, max_bytes=MAX_FILE_BYTES)
             if not report.ok:
-                raise InvalidBatchInputError(_as_input_report(report, source_name(source), first_line))
+                raise InvalidBatchInputError(as_input_report(report, source_name(source), first_line))
             details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": report.model})
             first_line += part.lines
             self.log.info("%s: %s requests, %s bytes, model %s", part.path, part.lines, part.bytes, report.model)
@@ -168,7 +168,7 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         self.log.info("Worst case at batch prices: $%.2f (max_cost_usd $%.2f).", usd, self.max_cost_usd)
 
 
-def _as_input_report(report: ValidationReport, input_name: str, first_line: int) -> ValidationReport:
+def as_input_report(report: ValidationReport, input_name: str, first_line: int) -> ValidationReport:
     """A part's report, with lines counted in the job's input file (the file the user knows)."""
     shifted = [Problem(p.line + first_line - 1 if p.line > 0 else p.line, p.field, p.message) for p in report.problems]
     return ValidationReport(

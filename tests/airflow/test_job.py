@@ -13,6 +13,8 @@ import pytest
 from dag_runs import run_dag
 
 from airflow_provider_kimi.batch.results import read_results_table
+from airflow_provider_kimi.batch.validator import Problem, ValidationReport
+from airflow_provider_kimi.operators.job import as_input_report
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -180,10 +182,10 @@ def test_a_failed_job_keeps_its_files_and_says_so(make_kimi, storage, tmp_path, 
     assert result.task_states["job.cleanup"] == "failed"
     client = openai.OpenAI(base_url=kimi.base_url, api_key=kimi.api_key)
     kept = [file.id for file in client.files.list().data]
-    assert len(kept) == 2  # the input and the error file of the one batch: nothing was deleted
+    assert len(kept) == 3  # the input, output and error files of the one batch: nothing was deleted
     output = task_output()
     assert "max_failed_ratio 0.0%" in output
-    assert "The job did not finish, so its 2 files on Kimi are kept (they may hold paid results)" in output
+    assert "The job did not finish, so its 3 files on Kimi are kept (they may hold paid results)" in output
     assert all(file_id in output for file_id in kept)
 
 
@@ -195,7 +197,22 @@ def test_a_bad_line_fails_the_split_naming_the_input_line_before_any_upload(make
 
     assert result.task_states["job.split"] == "failed"
     assert kimi.stats()["uploads"] == 0
-    assert "requests.jsonl:9: body.model:" in task_output()  # part 2's first line, counted in the input
+    output = task_output()
+    assert "requests.jsonl:1: body.model:" in output
+    assert "requests.jsonl:8: body.model:" in output
+
+
+def test_a_part_problem_is_named_by_its_line_in_the_input():
+    report = ValidationReport(
+        file="parts/requests.part-0002.jsonl",
+        problems=[Problem(0, "file", "file is empty"), Problem(3, "body.model", "unknown model")],
+        total_problems=2,
+    )
+    shifted = as_input_report(report, "s3://bucket/requests.jsonl", first_line=101)
+    assert shifted.problem_lines() == [
+        "s3://bucket/requests.jsonl:0: file: file is empty",
+        "s3://bucket/requests.jsonl:103: body.model: unknown model",
+    ]
 
 
 def test_max_cost_usd_stops_the_job_before_anything_is_paid_for(make_kimi, storage, tmp_path, task_output):
