@@ -210,9 +210,8 @@ def main() -> int:
             ratio = base["seconds"] / step["seconds"]
             ok &= ratio >= RATIO_TARGET and step["peak_mb"] < MEMORY_TARGET_MB
             print(f"{name:<8}{step['seconds']:>8.2f}{base['seconds']:>9.2f}{ratio:>8.2f}{step['peak_mb']:>9.0f}")
-        print(
-            f"\ntargets: ratio >= {RATIO_TARGET}, peak < {MEMORY_TARGET_MB} MB, one row per request: {'met' if ok else 'MISSED'}"
-        )
+        verdict = "met" if ok else "MISSED"
+        print(f"\ntargets: ratio >= {RATIO_TARGET}, peak < {MEMORY_TARGET_MB} MB, one row per request: {verdict}")
     return 0 if ok else 1
 
 

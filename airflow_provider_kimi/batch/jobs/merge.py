@@ -93,6 +93,7 @@ def _write_part(
                 continue
             held = resent_get(key) or first_get(key)
             custom_id = key.decode()
+            row: dict[str, Any] | None
             if held is None:
                 row = result_row(custom_id, None, part.batch.batch_id, part.batch.round)
             else:
@@ -102,6 +103,7 @@ def _write_part(
                 if row is None:
                     result = parse_result_line(decoded, source=f"batch {batch.batch_id}")
                     row = result_row(custom_id, result, batch.batch_id, batch.round)
+                assert row is not None
                 usage = row["usage"]
                 used, hit = usage["prompt_tokens"], usage["cached_tokens"]
                 prompt += used
