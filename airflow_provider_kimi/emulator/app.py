@@ -176,7 +176,7 @@ class EmulatorRoutes:
 
     # -- batches ----------------------------------------------------------------------------
     async def create_batch(self, request: Request) -> Response:
-        batch_request = check_batch_create(parse_json_body(await request.body()))
+        batch_request = check_batch_create(parse_json_body(await request.body(), self.settings.max_json_depth))
         batch = await run_in_threadpool(self.engine.create, batch_request)
         self.stats.count_batch()
         return JSONResponse(batch)

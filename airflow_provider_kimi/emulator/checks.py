@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_kimi.emulator.errors import bad_request, quota_exceeded
+from airflow_provider_kimi.emulator.nesting import exceeds_depth
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 
 UPLOAD_PURPOSES = frozenset({"batch", "image", "video", "file-extract"})
@@ -175,9 +176,12 @@ class _LineChecker:
         self.model: str | None = None
 
     def check(self, line_no: int, raw: bytes) -> list[InputProblem]:
+        limit = self.settings.max_json_depth
+        if exceeds_depth(raw, limit):
+            return [InputProblem("invalid_json_line", f"this line nests deeper than {limit} levels", line_no)]
         try:
             request = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             return [InputProblem("invalid_json_line", "this line is not valid JSON", line_no)]
         if not isinstance(request, dict):
             return [InputProblem("invalid_json_line", "this line is not a JSON object", line_no)]
@@ -285,9 +289,11 @@ def validate_input(path: Path, settings: EmulatorSettings, purpose_of: Callable[
     return InputReport(total, problems[: settings.max_validation_errors])
 
 
-def parse_json_body(raw: bytes) -> Any:
-    """Decode a JSON request body, or raise a 400."""
+def parse_json_body(raw: bytes, max_depth: int) -> Any:
+    """Decode a JSON request body, or raise a 400 (also for one nested deeper than ``max_depth``)."""
+    if exceeds_depth(raw, max_depth):
+        raise bad_request(f"the request body nests deeper than {max_depth} levels")
     try:
         return json.loads(raw) if raw else None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise bad_request("the request body is not valid JSON") from exc

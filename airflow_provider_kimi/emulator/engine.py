@@ -12,6 +12,7 @@ keep the lines finished so far; the rest are written to the error file as never 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from airflow_provider_kimi.emulator.responder import Reply, digest, error_reply,
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.store import BatchRecord, FileRecord, Store, new_id
 
+logger = logging.getLogger(__name__)
 ACTIVE = frozenset({"validating", "in_progress", "finalizing"})
 FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
 # Kimi writes no purpose of its own for results; like OpenAI, output and error files are
@@ -126,7 +128,9 @@ class BatchEngine:
         """Advance every unfinished batch to now (called by the background ticker and by lists)."""
         with self.store.lock:
             now = self.clock()
-            changed = [self._advance(b, now) for b in list(self.store.batches.values()) if b.status not in FINISHED]
+            changed = [
+                self._advance_safely(b, now) for b in list(self.store.batches.values()) if b.status not in FINISHED
+            ]
             if any(changed):
                 self.store.save()
 
@@ -148,7 +152,7 @@ class BatchEngine:
                 record.held_at = record.held_at if record.held_at is not None else self.clock()
             else:
                 record.hold_after = after_requests
-                self._advance(record, self.clock())
+                self._advance_safely(record, self.clock())
             self.store.save()
             return self.to_api(record)
 
@@ -157,7 +161,7 @@ class BatchEngine:
         with self.store.lock:
             record = self._current(batch_id)
             self._release(record, self.clock())
-            self._advance(record, self.clock())
+            self._advance_safely(record, self.clock())
             self.store.save()
             return self.to_api(record)
 
@@ -169,7 +173,7 @@ class BatchEngine:
             self._release(record, now)
             record.rush = True
             record.phase_started = min(record.phase_started, now)
-            self._advance(record, now)
+            self._advance_safely(record, now)
             self.store.save()
             return self.to_api(record)
 
@@ -178,9 +182,22 @@ class BatchEngine:
         record = self.store.batches.get(batch_id)
         if record is None:
             raise not_found("batch", batch_id)
-        if self._advance(record, self.clock()):
+        if self._advance_safely(record, self.clock()):
             self.store.save()
         return record
+
+    def _advance_safely(self, record: BatchRecord, now: float) -> bool:
+        """``_advance``, but a batch that cannot be advanced fails alone: it never breaks the
+        reads, lists and creates of every other batch."""
+        try:
+            return self._advance(record, now)
+        except Exception as exc:
+            logger.exception("batch %s cannot be advanced; it fails", record.id)
+            record.status = "failed"
+            record.failed_at = now
+            if self.settings.report_validation_errors:
+                record.errors = [{"code": "server_error", "line": None, "param": None, "message": str(exc)[:200]}]
+            return True
 
     def _delay(self, record: BatchRecord, seconds: float) -> float:
         return 0.0 if record.rush else self.settings.scaled(seconds)
