@@ -15,9 +15,10 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -89,6 +90,7 @@ class BatchEngine:
                 deadline=now + request.window_seconds * self.settings.window_scale,
                 phase_started=now,
                 hold_after=self.hold_new_batches_after,
+                result_bytes={},
             )
             self.store.add_batch(record)
             return self.to_api(record)
@@ -292,14 +294,28 @@ class BatchEngine:
     def _result_path(self, record: BatchRecord, kind: str) -> Path:
         return self.store.content_path(f"{record.id}.{kind}.jsonl")
 
+    @contextmanager
+    def _append_results(self, record: BatchRecord, kind: str) -> Iterator[IO[bytes]]:
+        """Open a results file for appending where the record's saved progress says it ends.
+
+        Lines a crash left beyond that point (written, but their progress never saved) are cut
+        off first: they run again, so a restart neither repeats nor loses a line.
+        """
+        kept = None if record.result_bytes is None else record.result_bytes.get(kind, 0)
+        with self._result_path(record, kind).open("ab") as handle:
+            if kept is not None and handle.tell() > kept:
+                handle.truncate(kept)
+                handle.seek(0, 2)
+            yield handle
+            handle.flush()
+            if record.result_bytes is not None:
+                record.result_bytes[kind] = handle.tell()
+
     def _run_requests(self, record: BatchRecord, count: int, per_request: float) -> None:
         if count <= 0:
             return
         source = self.store.content_path(record.input_content_name)
-        with (
-            self._result_path(record, "output").open("ab") as output,
-            self._result_path(record, "error").open("ab") as errors,
-        ):
+        with self._append_results(record, "output") as output, self._append_results(record, "error") as errors:
             for offset, raw in iter_input_lines(source, record.input_offset):
                 index = record.completed + record.failed
                 created = int(record.phase_started + (index + 1) * per_request)
@@ -361,7 +377,7 @@ class BatchEngine:
             else ("the batch was cancelled before this request ran")
         )
         source = self.store.content_path(record.input_content_name)
-        with self._result_path(record, "error").open("ab") as errors:
+        with self._append_results(record, "error") as errors:
             for offset, raw in iter_input_lines(source, record.input_offset):
                 custom_id = json.loads(raw)["custom_id"]
                 line = {
@@ -376,7 +392,8 @@ class BatchEngine:
     def _publish(self, record: BatchRecord, kind: str, at: float) -> str | None:
         """Turn a results file into a downloadable file; ``None`` (and no file) when it is empty."""
         path = self._result_path(record, kind)
-        size = path.stat().st_size if path.exists() else 0
+        with self._append_results(record, kind) as handle:
+            size = handle.tell()
         if size == 0:
             path.unlink(missing_ok=True)
             return None

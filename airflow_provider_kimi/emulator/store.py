@@ -90,6 +90,10 @@ class BatchRecord:
     hold_after: int | None = None
     # Fast-forward: every remaining delay counts as zero.
     rush: bool = False
+    # Bytes of each results file ("output", "error") that this record's progress accounts for.
+    # Saved with the progress, so lines written after the last save (a crash in between) are
+    # cut off on the next write and run again exactly once. ``None`` in states saved before.
+    result_bytes: dict[str, int] | None = None
 
 
 class Store:
