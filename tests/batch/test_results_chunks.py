@@ -70,11 +70,15 @@ def test_a_line_over_the_length_limit_names_file_and_line_before_it_is_held_whol
     data = json.dumps(line("a")).encode() + b"\n" + b'{"custom_id": "' + b"x" * 50_000 + b'"}\n'
     held: list[int] = []
     reader = ChunkedResultsReader("out.jsonl", lambda result: None, max_line_bytes=10_000)
-    with pytest.raises(ResultsFileError, match=r"^out\.jsonl:2: line is longer than 10000 bytes"):
+
+    def feed_all() -> None:
         for start in range(0, len(data), size):
             reader.feed(data[start : start + size])
             held.append(reader._pending_bytes)
         reader.close()
+
+    with pytest.raises(ResultsFileError, match=r"^out\.jsonl:2: line is longer than 10000 bytes"):
+        feed_all()
     assert max(held, default=0) <= 10_000
 
 
