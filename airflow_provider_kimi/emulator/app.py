@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from airflow_provider_kimi.emulator.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from airflow_provider_kimi.emulator.checks import (
     check_batch_create,
     check_quota,
@@ -37,8 +38,6 @@ from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
 logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 COPY_CHUNK = 1024 * 1024
-# Room for the multipart envelope around the file when judging Content-Length up front.
-MULTIPART_OVERHEAD = 64 * 1024
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -114,7 +113,8 @@ class EmulatorRoutes:
         if declared.isdigit() and int(declared) > self.settings.max_file_bytes + MULTIPART_OVERHEAD:
             raise bad_request(f"file is larger than the limit of {self.settings.max_file_bytes} bytes")
         # Starlette spools file parts above 1 MB to a temporary file, so the upload never sits
-        # in memory whole; it is then copied to the store in chunks.
+        # in memory whole; it is then copied to the store in chunks. BodyLimit stops a body
+        # without a Content-Length (chunked) once it passes the limit.
         async with request.form(max_files=1, max_fields=16) as form:
             upload, purpose = form.get("file"), form.get("purpose")
             if not isinstance(upload, UploadFile):
@@ -273,7 +273,10 @@ def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, st
     routes = EmulatorRoutes(settings, store, engine, stats).routes()
     starlette_app = Starlette(
         routes=routes,
-        middleware=[Middleware(BearerAuth, api_key=settings.api_key)],
+        middleware=[
+            Middleware(BearerAuth, api_key=settings.api_key),
+            Middleware(BodyLimit, max_file_bytes=settings.max_file_bytes),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
