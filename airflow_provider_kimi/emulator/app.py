@@ -45,15 +45,18 @@ MAX_PAGE = 100
 class BearerAuth:
     """Checks ``Authorization: Bearer <key>`` on every ``/v1`` call; 401 otherwise.
 
-    With a configured key only that key passes; without one any non-empty key does.
+    With a configured key only that key passes, on the ``/_emulator`` admin routes too (they can
+    expire and release anyone's batches); without one any non-empty key does and the admin routes
+    are open.
     """
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
         self.api_key = api_key
+        self.guarded = ("/v1", "/_emulator") if api_key is not None else ("/v1",)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+        if scope["type"] == "http" and scope["path"].startswith(self.guarded):
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             scheme, _, key = header.partition(" ")
             if not self._accepts(scheme, key.strip()):
