@@ -15,6 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from openai import AsyncOpenAI, OpenAI
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path
+from airflow_provider_kimi.batch.identity import same_batch
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
@@ -320,11 +321,11 @@ class KimiBatchHook(BaseHook):
 
     def get_batch(self, batch_id: str) -> Batch:
         """The batch as Kimi reports it now."""
-        return self.client.batches.retrieve(batch_id)
+        return same_batch(batch_id, self.client.batches.retrieve(batch_id))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask Kimi to cancel; the batch goes ``cancelling`` then ``cancelled`` with partial results."""
-        return self.client.batches.cancel(batch_id)
+        return same_batch(batch_id, self.client.batches.cancel(batch_id))
 
     def iter_batches(self, page_size: int = 100) -> Iterator[Batch]:
         """Every batch of the organisation, newest first, following ``has_more`` page by page."""
@@ -372,9 +373,9 @@ class KimiBatchHook(BaseHook):
     @staticmethod
     async def aget_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
         """Fetch a batch with an async client (the trigger owns the client's lifetime)."""
-        return await client.batches.retrieve(batch_id)
+        return same_batch(batch_id, await client.batches.retrieve(batch_id))
 
     @staticmethod
     async def acancel_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
         """Cancel a batch with an async client."""
-        return await client.batches.cancel(batch_id)
+        return same_batch(batch_id, await client.batches.cancel(batch_id))
