@@ -183,6 +183,11 @@ def ensure_valid(path: PathArg, **kwargs: Any) -> ValidationReport:
     return report
 
 
+def _one_of(value: object, names: frozenset[str]) -> bool:
+    """``value in names`` for any JSON value: a list or an object is never a name (and is unhashable)."""
+    return type(value) is str and value in names
+
+
 def _kind(value: object) -> str:
     """The JSON name of a value's type, for messages."""
     if value is None:
@@ -320,13 +325,14 @@ class _LineChecker:
                 and type(messages) is list
                 and messages
                 and forbidden.isdisjoint(body)
-                and (thinking is None or (type(thinking) is dict and thinking.get("type") in thinking_types))
+                and (thinking is None or (type(thinking) is dict and _one_of(thinking.get("type"), thinking_types)))
             ):
                 for message in messages:
                     if (
                         type(message) is not dict
                         or type(message.get("content")) is not str
-                        or message.get("role") not in roles
+                        or type(role := message.get("role")) is not str
+                        or role not in roles
                     ):
                         break
                 else:
@@ -404,7 +410,7 @@ class _LineChecker:
                 self.add(line, f"body.messages[{index}]", f"must be an object, got {_kind(message)}")
                 continue
             role = message.get("role")
-            if role not in MESSAGE_ROLES:
+            if not _one_of(role, MESSAGE_ROLES):
                 if "role" not in message:
                     self.add(line, f"body.messages[{index}].role", "missing required field")
                 else:
@@ -454,7 +460,7 @@ class _LineChecker:
     def check_thinking(self, line: int, thinking: Any) -> None:
         if type(thinking) is not dict:
             self.add(line, "body.thinking", f'must be an object like {{"type": "enabled"}}, got {_kind(thinking)}')
-        elif thinking.get("type") not in THINKING_TYPES:
+        elif not _one_of(thinking.get("type"), THINKING_TYPES):
             self.add(
                 line,
                 "body.thinking.type",
