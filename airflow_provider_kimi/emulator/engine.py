@@ -111,7 +111,16 @@ class BatchEngine:
                 ids = [b.id for b in newest_first]
                 newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
             page = newest_first[:limit]
-            return [self.to_api(b) for b in page], len(newest_first) > limit
+            shown = [batch for batch in map(self._listed, page) if batch is not None]
+            return shown, len(newest_first) > limit
+
+    def _listed(self, record: BatchRecord) -> dict[str, Any] | None:
+        """A batch as the list shows it; a record that cannot be shown is left out, not the list."""
+        try:
+            return self.to_api(record)
+        except Exception:
+            logger.exception("batch %s cannot be shown; the list leaves it out", record.id)
+            return None
 
     def cancel(self, batch_id: str) -> dict[str, Any]:
         """Move an active batch to ``cancelling``; Kimi answers 400 for any other status."""

@@ -83,3 +83,19 @@ def test_a_batch_that_cannot_be_advanced_fails_alone(tmp_path):
         other = start_batch(client, five_lines())
         assert wait_until(client, other).status == "completed"
         assert len(client.batches.list().data) == 2
+
+
+def test_a_stored_record_that_cannot_be_shown_leaves_the_list_working(tmp_path):
+    settings = EmulatorSettings(state_dir=tmp_path, **QUIET)
+    with KimiEmulator(settings) as emu:
+        client = client_for(emu)
+        kept = start_batch(client, five_lines())
+        broken = start_batch(client, five_lines())
+        wait_until(client, broken)
+    state = json.loads((tmp_path / "state.json").read_text())
+    for record in state["batches"]:
+        if record["id"] == broken:
+            record["created"] = "yesterday"  # a hand edit gone wrong
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with KimiEmulator(settings) as again:
+        assert [b.id for b in client_for(again).batches.list().data] == [kept]
