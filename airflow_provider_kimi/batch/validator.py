@@ -282,6 +282,7 @@ class _LineChecker:
         roles = MESSAGE_ROLES
         thinking_types = THINKING_TYPES
         max_depth = self.max_depth
+        count = bytes.count
         file_model: object = _NO_MODEL
         number = 0
         size = 0
@@ -298,7 +299,8 @@ class _LineChecker:
                 else:
                     self.add(number, "$", f"invalid JSON: {error}")
                 continue
-            if may_nest_deeper(raw, max_depth) and (depth := nesting_depth(request)) > max_depth:
+            # Two C-speed counts rule out deep nesting on ordinary lines before any walk.
+            if count(raw, b"{") + count(raw, b"[") > max_depth and (depth := nesting_depth(request)) > max_depth:
                 self.add(number, "$", f"nested {depth} levels deep, over the limit of {max_depth} levels")
                 continue
             if type(request) is not dict or len(request) != 4:
