@@ -9,11 +9,14 @@ parameters, deep nesting, bytes that are not JSON), so both sides are tried on e
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +30,13 @@ KNOWN_FILES = {"img0000000000000001": "image", "vid0000000000000001": "video", "
 SERVER = EmulatorSettings()
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FOLDER = Path(tempfile.mkdtemp(prefix="kimi-generated-"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_folder() -> Iterator[None]:
+    yield
+    shutil.rmtree(FOLDER, ignore_errors=True)
+
 
 scalars = (
     st.none()
