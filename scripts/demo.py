@@ -27,7 +27,7 @@ def prepare_airflow_home() -> Path:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("KIMI_DEMO_LOG_LEVEL", "INFO"),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("KIMI_DEMO_LOG_LEVEL", "WARNING"),
         }
     )
     os.environ.setdefault("KIMI_EXAMPLE_STORAGE", f"file://{home}/storage")
