@@ -2,6 +2,7 @@
 
 A command wraps the paths it reads in :func:`tracked`: the file functions of ``batch/`` take
 anything with ``.open`` and ``.name``, so they count bytes and lines without knowing a bar exists.
+A download feeds :meth:`FileProgress.chunk_counter` from the hook's ``on_chunk``.
 When either output is piped, or ``--quiet`` is given, nothing is wrapped and nothing is drawn.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from rich.console import Console
@@ -77,6 +78,18 @@ class FileProgress:
             size = None  # the reader says what is wrong with the file, in its own words
         task = self.progress.add_task(description or source.name, total=size, lines=0)
         return _TrackedPath(source, self.progress, task)
+
+    def chunk_counter(self, description: str, total_bytes: int | None = None) -> Callable[[bytes], None]:
+        """A new bar fed by chunks as they arrive: the ``on_chunk`` of ``KimiBatchHook.download_file``."""
+        task = self.progress.add_task(description, total=total_bytes, lines=0)
+        counts = [0, 0]
+
+        def count(chunk: bytes) -> None:
+            counts[0] += len(chunk)
+            counts[1] += chunk.count(b"\n")
+            self.progress.update(task, completed=counts[0], lines=counts[1])
+
+        return count
 
     def __enter__(self) -> FileProgress:
         self.progress.start()

@@ -107,5 +107,14 @@ def test_tracked_files_read_the_same_and_count_every_byte_and_line(big_input: Pa
     assert [(task.completed, task.total, task.fields["lines"]) for task in bars.tasks] == [(size, size, LINES)] * 3
 
 
+def test_a_download_bar_counts_the_chunks_it_is_fed() -> None:
+    progress = FileProgress()
+    count = progress.chunk_counter("output.jsonl", total_bytes=14)
+    for chunk in (b"one\ntw", b"o\nthree\n"):
+        count(chunk)
+    (task,) = progress.progress.tasks
+    assert (task.completed, task.total, task.fields["lines"], task.finished) == (14, 14, 3, True)
+
+
 def test_no_bar_means_the_path_itself() -> None:
     assert tracked(None, "in.jsonl") == "in.jsonl"
