@@ -90,6 +90,7 @@ def airflow_env(home: Path, port: int, kimi_url: str) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor keeps this many workers alive
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
             "AIRFLOW__API__HOST": "127.0.0.1",
@@ -182,16 +183,26 @@ def airflow_ready(api_url: str, password: str, dag_ids: set[str]) -> Callable[[]
 
 @contextlib.contextmanager
 def signals_stop() -> Iterator[None]:
-    """SIGTERM as well as Ctrl-C ends the wait, so that the stop always runs."""
+    """Ctrl-C and SIGTERM end the wait, so that the stop always runs.
+
+    SIGINT is handled explicitly: a process started in the background inherits it ignored.
+    """
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def say(message: str, error: bool = False) -> None:
+    """Print, but never fail: a closed terminal or pipe must not stop the stop."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr if error else sys.stdout, flush=True)
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -224,26 +235,27 @@ def main(argv: Sequence[str] = sys.argv[1:]) -> int:
             env = airflow_env(home, args.port, kimi_url)
             airflow_argv = [str(BIN / "airflow"), "standalone"]
             started.append(Process("airflow standalone", airflow_argv, env, home / "logs" / "standalone.log"))
-            print(f"Starting Airflow in {home} (logs in {home / 'logs'}) ...", flush=True)
+            say(f"Starting Airflow in {home} (logs in {home / 'logs'}) ...")
             wait_for("Airflow to start", airflow_ready(api_url, password, example_dag_ids()), started, READY_SECONDS)
-            print(f"Airflow UI: {api_url}   login: {USER} / {password}", flush=True)
-            print(f"Kimi server: {kimi_url} as connection kimi_default. Ctrl-C stops everything.", flush=True)
+            say(f"Airflow UI: {api_url}   login: {USER} / {password}")
+            say(f"Kimi server: {kimi_url} as connection kimi_default. Ctrl-C stops everything.")
             while all(process.alive for process in started):
                 time.sleep(1)
-            print("A component exited: stopping.", file=sys.stderr)
+            say("A component exited: stopping.", error=True)
             return 1
         except KeyboardInterrupt:
             return 0
         except (RuntimeError, TimeoutError) as err:
-            print(err, file=sys.stderr)
+            say(str(err), error=True)
             return 1
         finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
-            print("Stopping ...", flush=True)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+            say("Stopping ...")
             for process in reversed(started):
                 # standalone stops its components on SIGINT (its Ctrl-C), and only then.
                 process.stop(signal.SIGINT if process.name.startswith("airflow") else signal.SIGTERM)
-            print("Stopped.", flush=True)
+            say("Stopped.")
 
 
 if __name__ == "__main__":
