@@ -15,6 +15,7 @@ import orjson
 
 from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES
 from airflow_provider_kimi.batch.splitter import SplitError, split_file
+from airflow_provider_kimi.cli.progress import add_quiet_flag, file_progress, tracked
 
 EXIT_OK = 0
 EXIT_CANNOT_SPLIT = 1
@@ -50,20 +51,22 @@ def register(subparsers: Any) -> None:
         help="split into a folder that is not empty, replacing the earlier parts of the same prefix (only those)",
     )
     parser.add_argument("--json", action="store_true", help="print the parts as a JSON array")
+    add_quiet_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Split ``args.file`` and print the parts; return the exit code."""
     try:
-        parts = split_file(
-            args.file,
-            args.output_dir,
-            max_bytes=args.max_bytes,
-            max_lines=args.max_lines,
-            prefix=args.prefix,
-            overwrite=args.overwrite,
-        )
+        with file_progress(args.quiet) as progress:
+            parts = split_file(
+                tracked(progress, args.file, "split"),
+                args.output_dir,
+                max_bytes=args.max_bytes,
+                max_lines=args.max_lines,
+                prefix=args.prefix,
+                overwrite=args.overwrite,
+            )
     except SplitError as error:
         print(error, file=sys.stderr)
         return EXIT_CANNOT_SPLIT
