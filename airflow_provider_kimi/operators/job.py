@@ -251,7 +251,11 @@ class KimiJobPlanRoundOperator(KimiJobPartsOperator):
         details: list[dict[str, Any]] = []
         for model in models:
             source = folder / f"resubmit.{_safe(model)}.jsonl"
-            for part in split_file(source, inputs, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines):
+            # One model per file: each model's requests are split under its own prefix, side by side.
+            parts = split_file(
+                source, inputs, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines, overwrite=True
+            )
+            for part in parts:
                 details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": model})
         context["ti"].xcom_push(key="parts", value=details)
         return [part["path"] for part in details]
