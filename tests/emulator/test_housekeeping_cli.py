@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,10 @@ LINE = b'{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"
 
 
 @pytest.fixture
-def kimi(make_emulator, monkeypatch):
+def kimi(make_emulator, monkeypatch, caplog):
+    # Airflow 2, once imported in the session, logs each HTTP request to stdout: not the command's output.
+    for name in ("httpx", "httpx2", "openai"):
+        caplog.set_level(logging.WARNING, logger=name)
     emulator = make_emulator()
     monkeypatch.setenv("KIMI_TEST_KEY", emulator.api_key)
     monkeypatch.delenv("MOONSHOT_API_KEY", raising=False)
