@@ -30,6 +30,7 @@ from airflow_provider_kimi.emulator.checks import (
 from airflow_provider_kimi.emulator.engine import BatchEngine
 from airflow_provider_kimi.emulator.errors import ApiError, bad_request, not_found
 from airflow_provider_kimi.emulator.faults import ASGIApp, FaultInjector, Receive, Scope, Send
+from airflow_provider_kimi.emulator.ratelimit import KeyLimiter, RateLimiter
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.stats import EmulatorStats
 from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
@@ -261,7 +262,7 @@ async def _tick_forever(engine: BatchEngine, interval: float) -> None:
 
 
 def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> FaultInjector:
-    """The full ASGI app: fault injection around Starlette with bearer auth."""
+    """The full ASGI app: fault injection, then account rate limits, around Starlette with bearer auth."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -277,4 +278,8 @@ def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, st
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    return FaultInjector(starlette_app, settings, stats)
+    rpm, concurrency = settings.account_limits
+    if rpm is None and concurrency is None:
+        return FaultInjector(starlette_app, settings, stats)
+    limiter = KeyLimiter(rpm, concurrency, settings.rate_window_seconds)
+    return FaultInjector(RateLimiter(starlette_app, limiter, stats), settings, stats)

@@ -15,9 +15,11 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from openai import AsyncOpenAI, OpenAI
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path
+from airflow_provider_kimi.batch.server_limits import ServerRateLimit
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.server_limits import async_http_client, server_limit_for, sync_http_client
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -46,6 +48,22 @@ class KimiClientSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     # Requests a minute all async waits of this connection share in one process; 0 = unlimited.
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
+    # True when the connection sets no budget: the limit the server announces is adopted.
+    learn_requests_per_minute: bool = True
+
+    def client_kwargs(self, max_retries: int | None = None) -> dict[str, Any]:
+        """The openai client arguments these settings give (``max_retries`` overridable)."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries if max_retries is None else max_retries,
+        }
+
+    @property
+    def server_limit(self) -> ServerRateLimit:
+        """What the server said about this key's rate limit, shared by every client in the process."""
+        return server_limit_for(self.api_key, self.base_url)
 
 
 def resolve_client_settings(
@@ -86,6 +104,7 @@ def resolve_client_settings(
         timeout=timeout,
         max_retries=max_retries,
         max_requests_per_minute=_requests_per_minute(conn_id, extra),
+        learn_requests_per_minute="max_requests_per_minute" not in extra,
     )
 
 
@@ -210,9 +229,12 @@ class KimiBatchHook(BaseHook):
 
     @cached_property
     def client(self) -> OpenAI:
-        """One synchronous client per hook, so its HTTP connections are reused."""
+        """One synchronous client per hook, so its HTTP connections are reused.
+
+        It waits for the server's rate-limit reset instead of sending when the key has no request left.
+        """
         s = self.settings
-        return OpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return OpenAI(**s.client_kwargs(), http_client=sync_http_client(s.server_limit, s.timeout))
 
     async def aget_settings(self) -> KimiClientSettings:
         """Resolve the settings without blocking the event loop (for triggers)."""
@@ -231,7 +253,7 @@ class KimiBatchHook(BaseHook):
     async def get_async_conn(self) -> AsyncOpenAI:
         """A new async client built from the same connection; close it when done."""
         s = await self.aget_settings()
-        return AsyncOpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return AsyncOpenAI(**s.client_kwargs(), http_client=async_http_client(s.server_limit, s.timeout))
 
     def test_connection(self) -> tuple[bool, str]:
         """List files: a free call that proves the key and the base URL."""

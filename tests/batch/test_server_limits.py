@@ -1,0 +1,64 @@
+"""Reading the server's rate-limit headers and deciding when to send (pure, no sleeping)."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_kimi.batch.polling import RequestBudget
+from airflow_provider_kimi.batch.server_limits import (
+    PROBE_HOLD_SECONDS,
+    RateLimitReading,
+    ServerRateLimit,
+    parse_reset,
+    read_rate_limit,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("12", 12.0), ("0.5", 0.5), ("1m30s", 90.0), ("250ms", 0.25), ("2000000010", 10.0), ("soon", None), (None, None)],
+)
+def test_reset_forms(value, seconds):
+    assert parse_reset(value, now_epoch=2_000_000_000.0) == seconds
+
+
+def test_headers_in_any_case():
+    reading = read_rate_limit({"X-RateLimit-Limit": "20", "x-ratelimit-remaining": "0", "X-RATELIMIT-RESET": "3"}, 0)
+    assert reading == RateLimitReading(20, 0, 3.0)
+    assert read_rate_limit({"content-type": "application/json"}, 0) is None
+
+
+def test_waits_for_reset_when_nothing_is_left():
+    limit = ServerRateLimit()
+    assert limit.claim(0.0) == 0.0  # nothing known yet: one goes first
+    assert limit.claim(0.1) == pytest.approx(PROBE_HOLD_SECONDS - 0.1)
+    limit.observe(RateLimitReading(20, 2, 5.0), now=10.0)
+    assert limit.limit == 20
+    # The two left are spent locally, then callers wait for the reset.
+    assert (limit.claim(10.0), limit.claim(10.0)) == (0.0, 0.0)
+    assert limit.claim(11.0) == pytest.approx(4.0)
+    limit.observe(RateLimitReading(20, 0, 3.0), now=12.0)
+    assert limit.claim(12.0) == pytest.approx(3.0)
+    # At the reset one request goes to find out; the next holds until it answers.
+    assert limit.claim(15.0) == 0.0
+    assert limit.claim(15.0) == pytest.approx(PROBE_HOLD_SECONDS)
+    limit.observe(RateLimitReading(20, 5, 1.0), now=15.2)
+    assert limit.claim(15.2) == 0.0
+
+
+def test_budget_adopts_an_announced_limit():
+    budget = RequestBudget(200)
+    assert budget.reserve(0.0) == 0.0
+    budget.adopt_limit(20)
+    assert (budget.requests_per_minute, budget.configured_per_minute) == (20, 200)
+    assert budget.reserve(0.0) == pytest.approx(3.0)
+    assert budget.reserve(0.0) == pytest.approx(6.0)
+    budget.adopt_limit(0)  # no limit announced: nothing changes
+    assert budget.spacing == pytest.approx(3.0)
+
+
+def test_a_server_without_headers_is_not_held_back():
+    limit = ServerRateLimit()
+    assert limit.claim(0.0) == 0.0
+    limit.observe(None, now=0.1)
+    assert [limit.claim(0.1) for _ in range(5)] == [0.0] * 5
