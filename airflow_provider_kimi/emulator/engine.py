@@ -27,6 +27,7 @@ from airflow_provider_kimi.emulator.checks import (
     validate_input,
 )
 from airflow_provider_kimi.emulator.errors import bad_request, not_found
+from airflow_provider_kimi.emulator.ordering import shuffle_lines
 from airflow_provider_kimi.emulator.responder import Reply, digest, error_reply, respond
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.store import BatchRecord, FileRecord, Store, new_id
@@ -363,6 +364,8 @@ class BatchEngine:
         if size == 0:
             path.unlink(missing_ok=True)
             return None
+        if not self.settings.ordered_results:
+            shuffle_lines(path, self.settings.seed, record.id)
         published = FileRecord(
             id=new_id(),
             filename=f"{record.id}_{kind}.jsonl",
