@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = validate_file(
             args.file,
-            models=args.models or BATCH_MODELS,
+            allowed_models=args.models or BATCH_MODELS,
             max_bytes=args.max_bytes,
             max_problems=args.max_problems,
         )

@@ -22,7 +22,6 @@ from starlette.routing import Route
 
 from airflow_provider_kimi.emulator.checks import (
     check_batch_create,
-    check_quota,
     check_upload_params,
     check_upload_size,
     parse_json_body,
@@ -30,6 +29,7 @@ from airflow_provider_kimi.emulator.checks import (
 from airflow_provider_kimi.emulator.engine import BatchEngine
 from airflow_provider_kimi.emulator.errors import ApiError, bad_request, not_found
 from airflow_provider_kimi.emulator.faults import ASGIApp, FaultInjector, Receive, Scope, Send
+from airflow_provider_kimi.emulator.quota import MAGIC_BYTES_NEEDED, check_quota, check_upload_content
 from airflow_provider_kimi.emulator.ratelimit import KeyLimiter, RateLimiter
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.stats import EmulatorStats
@@ -132,16 +132,19 @@ class EmulatorRoutes:
         content_name, path = self.store.new_content_path()
         source.seek(0)
         size = 0
+        head = b""
         try:
             with path.open("wb") as target:
                 while chunk := source.read(COPY_CHUNK):
+                    head = head or chunk[:MAGIC_BYTES_NEEDED]
                     size += len(chunk)
                     if size > self.settings.max_file_bytes:
                         break
                     target.write(chunk)
+            check_upload_content(size, head, purpose)
             check_upload_size(size, purpose, self.settings)
             with self.store.lock:
-                check_quota(*self.store.usage(), size, self.settings)
+                check_quota(self.store.files.values(), size, purpose, self.settings)
                 record = FileRecord(new_id(), filename, purpose, size, int(time.time()), content_name)
                 self.store.add_file(record)
             return record

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,8 @@ from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.server_limits import ServerRateLimit
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
-from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiFileQuotaError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import file_quota_message, is_file_quota_error
 from airflow_provider_kimi.hooks.server_limits import async_http_client, server_limit_for, sync_http_client
 
 if TYPE_CHECKING:
@@ -275,10 +277,16 @@ class KimiBatchHook(BaseHook):
         """
         name, source = _upload_tuple(file, filename)
         files = self.client.files if retry else self.client.with_options(max_retries=0).files
-        if isinstance(source, bytes):
-            return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
-        with source.open("rb") as handle:
-            return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        try:
+            if isinstance(source, bytes):
+                return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+            with source.open("rb") as handle:
+                return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        except openai.BadRequestError as err:
+            if not is_file_quota_error(err):
+                raise
+            purposes: Counter[str] = Counter(str(held.purpose) for held in self.list_files())
+            raise KimiFileQuotaError(file_quota_message(err, self.kimi_conn_id, purposes)) from err
 
     def get_file(self, file_id: str) -> FileObject:
         """One file's metadata (404 raises ``openai.NotFoundError``)."""

@@ -7,6 +7,7 @@ import time
 import openai
 import pytest
 from emulator_helpers import (
+    PNG,
     client_for,
     five_lines,
     raw,
@@ -108,7 +109,7 @@ def test_unknown_input_file_is_404(client):
 
 
 def test_input_file_of_another_purpose_is_400(client):
-    image_id = client.files.create(file=("cat.png", b"\x89PNG"), purpose="image").id
+    image_id = client.files.create(file=("cat.png", PNG), purpose="image").id
     status, error = _create_error(client, input_file_id=image_id)
     assert (status, error["type"]) == (400, "invalid_request_error")
     assert "purpose" in error["message"]
@@ -226,7 +227,7 @@ def test_classification_answer_names_a_listed_category(client):
 
 
 def test_image_reference_to_an_image_file_runs_and_mentions_the_image(client):
-    image_id = client.files.create(file=("cat.png", b"\x89PNG"), purpose="image").id
+    image_id = client.files.create(file=("cat.png", PNG), purpose="image").id
     line = request_line("img")
     line["body"]["messages"][1]["content"] = [
         {"type": "image_url", "image_url": {"url": f"ms://{image_id}"}},
