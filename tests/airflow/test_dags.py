@@ -143,6 +143,15 @@ def test_download_accounts_for_successes_failures_and_missing_requests(kimi, sto
     assert sorted(p.name for p in results.iterdir()) == [f"{batch_id}.error.jsonl", f"{batch_id}.output.jsonl"]
 
 
+def test_download_counts_and_warns_of_answers_cut_at_max_tokens(kimi, storage, task_output):
+    result, _ = download("kimi_download", storage, {"texts": ["a", "b"], "max_tokens": 2})
+    assert result.state == "success", result.task_states
+    summary = result.xcom("download")["summary"]
+    assert (summary["succeeded"], summary["truncated"]) == (2, 2)
+    assert sorted(summary["truncated_custom_ids"]) == ["request-1", "request-2"]
+    assert "Truncated: 2 answers stopped at max_tokens" in task_output()
+
+
 def test_an_all_failed_batch_has_no_output_file_and_fails_a_strict_download(kimi, storage, task_output):
     result, _ = download("kimi_download_strict", storage, {"texts": ["x [[fail:400]]", "y [[fail:400]]"]})
     assert result.xcom("wait")["status"] == "completed"

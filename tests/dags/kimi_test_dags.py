@@ -1,6 +1,6 @@
 """DAGs the tests run with ``dag.test()``: each stage of a Kimi batch as its own task.
 
-Inputs come from the run's conf (``texts``, ``model``), files go under ``KIMI_TEST_STORAGE``,
+Inputs come from the run's conf (``texts``, ``model``, ``max_tokens``), files go under ``KIMI_TEST_STORAGE``,
 and ``kimi_default`` points at the local server a test started.
 """
 
@@ -38,7 +38,8 @@ def build_input(dag_run: Any = None, run_id: str | None = None) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "requests.jsonl"
     texts = conf.get("texts", ["one", "two", "three"])
-    write_requests(prompt_requests(texts, model=conf.get("model", "kimi-k2.5")), path)
+    body_params = {"max_tokens": conf["max_tokens"]} if "max_tokens" in conf else None
+    write_requests(prompt_requests(texts, model=conf.get("model", "kimi-k2.5"), body_params=body_params), path)
     return str(path)
 
 
