@@ -184,3 +184,14 @@ def _announce(emulator: KimiEmulator) -> None:
     print(f"Kimi Batch API emulator serving on {emulator.base_url}", flush=True)
     print(f"admin routes under {emulator.url}/_emulator", flush=True)
     print(f"Authorization: Bearer {key if key else '<any non-empty key>'}; Ctrl-C to stop", flush=True)
+    rpm, concurrency = emulator.settings.account_limits
+    if rpm is not None or concurrency is not None:
+        shown = ", ".join(
+            text
+            for text in (
+                None if rpm is None else f"{rpm} requests a minute",
+                None if concurrency is None else f"{concurrency} in flight",
+            )
+            if text
+        )
+        print(f"account rate limits per key: {shown}", flush=True)

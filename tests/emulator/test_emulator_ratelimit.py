@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import http.client
+import re
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 
 import pytest
 from emulator_helpers import raw
@@ -115,3 +120,22 @@ def test_cli_flags(tmp_path):
     assert settings.ordered_results
     assert settings.max_batch_files == 1000
     assert settings.result_files_count
+
+
+def test_cli_tier_announces_the_limits_and_serves_the_headers():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_kimi.cli.main", "emulator", "--port", "0", "--quiet", "--tier", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(4)]
+        base_url = re.search(r"(http://127\.0\.0\.1:\d+)/v1", lines[0]).group(1)
+        assert lines[3].strip() == "account rate limits per key: 3 requests a minute, 1 in flight"
+        request = urllib.request.Request(f"{base_url}/v1/files", headers={"Authorization": "Bearer sk-any"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert (answer.headers["X-RateLimit-Limit"], answer.headers["X-RateLimit-Remaining"]) == ("3", "2")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
