@@ -70,6 +70,14 @@ def test_an_invalid_input_is_refused_before_upload(kimi, storage, task_output):
     assert "requests.jsonl:1: body.model:" in task_output()
 
 
+def test_allowed_models_lets_a_new_model_through_and_holds_the_others(kimi, storage, task_output):
+    assert run_dag("kimi_upload_for_a_new_model", {"model": "kimi-k3"}).state == "success"
+    refused = run_dag("kimi_upload_for_a_new_model", {"model": "kimi-k2.5"})
+    assert refused.task_states["upload"] == "failed"
+    assert 'body.model: "kimi-k2.5" is not a batch model (expected one of: kimi-k3)' in task_output()
+    assert kimi.stats()["uploads"] == 1
+
+
 def test_an_expired_batch_fails_the_wait(make_kimi, storage, task_output):
     make_kimi(window_scale=1e-6)
     result = run_dag("kimi_wait_deferred")

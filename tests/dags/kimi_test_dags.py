@@ -77,6 +77,9 @@ with DAG("kimi_rejected_input", schedule=None, start_date=START, catchup=False):
 with DAG("kimi_validated_upload", schedule=None, start_date=START, catchup=False):
     KimiUploadFileOperator(task_id="upload", file_path=build_input())
 
+with DAG("kimi_upload_for_a_new_model", schedule=None, start_date=START, catchup=False):
+    KimiUploadFileOperator(task_id="upload", file_path=build_input(), allowed_models={"kimi-k3"})
+
 with DAG("kimi_cancel", schedule=None, start_date=START, catchup=False):
     batch_id = upload_and_create()
     cancel = KimiCancelBatchOperator(
