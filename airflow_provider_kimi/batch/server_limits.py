@@ -79,6 +79,10 @@ class ServerRateLimit:
     ``claim(now)`` is asked before each send: 0 means send now (a known remaining count is spent
     locally, so concurrent senders do not all take the last slot), a positive number is how long
     to wait before asking again.
+
+    Answers arrive out of order: one sent before others were counted reports more left than there
+    is. So within a window a reading can only lower the count; a higher one is believed once the
+    reset has passed, or when it answers the one request sent to find out.
     """
 
     def __init__(self) -> None:
@@ -86,6 +90,7 @@ class ServerRateLimit:
         self._learned = False
         self._remaining: int | None = None
         self._reset_at = float("-inf")
+        self._take_next = True
         self._lock = threading.Lock()
 
     def observe(self, reading: RateLimitReading | None, now: float) -> None:
@@ -96,10 +101,15 @@ class ServerRateLimit:
                 return
             if reading.limit is not None and reading.limit > 0:
                 self.limit = reading.limit
-            if reading.remaining is not None:
-                self._remaining = max(0, reading.remaining)
-                reset = reading.reset_seconds if reading.reset_seconds is not None else PROBE_HOLD_SECONDS
+            if reading.remaining is None:
+                return
+            remaining = max(0, reading.remaining)
+            reset = reading.reset_seconds if reading.reset_seconds is not None else PROBE_HOLD_SECONDS
+            known = self._remaining
+            if self._take_next or known is None or now >= self._reset_at or remaining <= known:
+                self._remaining = remaining
                 self._reset_at = now + min(reset, MAX_RESET_SECONDS)
+                self._take_next = False
 
     def claim(self, now: float) -> float:
         """Seconds to wait before sending (0: go now, and one request of the budget is spent)."""
@@ -119,4 +129,5 @@ class ServerRateLimit:
                 return self._reset_at - now
             # The window has moved on: one request goes and finds out; the others hold briefly.
             self._reset_at = now + PROBE_HOLD_SECONDS
+            self._take_next = True
             return 0.0

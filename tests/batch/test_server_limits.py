@@ -62,3 +62,15 @@ def test_a_server_without_headers_is_not_held_back():
     assert limit.claim(0.0) == 0.0
     limit.observe(None, now=0.1)
     assert [limit.claim(0.1) for _ in range(5)] == [0.0] * 5
+
+
+def test_a_late_answer_cannot_raise_the_count_within_a_window():
+    limit = ServerRateLimit()
+    limit.observe(RateLimitReading(4, 3, 10.0), now=0.0)
+    assert [limit.claim(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    # The first of those three answers, counted before the other two reached the server.
+    limit.observe(RateLimitReading(4, 2, 10.0), now=0.1)
+    assert limit.claim(0.1) == pytest.approx(9.9)
+    # Once the reset has passed, what the server says is believed again.
+    limit.observe(RateLimitReading(4, 4, 0.0), now=10.5)
+    assert limit.claim(10.5) == 0.0
