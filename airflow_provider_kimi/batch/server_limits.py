@@ -76,13 +76,15 @@ def read_rate_limit(headers: Mapping[str, str], now_epoch: float) -> RateLimitRe
 class ServerRateLimit:
     """The latest word of the server on one key's budget; thread-safe.
 
-    ``claim(now)`` is asked before each send: 0 means send now (a known remaining count is spent
-    locally, so concurrent senders do not all take the last slot), a positive number is how long
-    to wait before asking again.
+    ``claim(now)`` is asked before each send and answers ``(wait, ticket)``: a wait of 0 means
+    send now (a known remaining count is spent locally, so concurrent senders do not all take the
+    last slot), a positive one how long to wait before asking again. The ticket goes back with
+    the answer's reading to ``observe``.
 
     Answers arrive out of order: one sent before others were counted reports more left than there
-    is. So within a window a reading can only lower the count; a higher one is believed once the
-    reset has passed, or when it answers the one request sent to find out.
+    is. So a reading can always lower the count, but raise it only when it answers the request
+    sent last, after which nothing else was sent. When nothing is left, the reset is waited for,
+    then one request goes to find out while the others hold.
     """
 
     def __init__(self) -> None:
@@ -90,11 +92,11 @@ class ServerRateLimit:
         self._learned = False
         self._remaining: int | None = None
         self._reset_at = float("-inf")
-        self._take_next = True
+        self._ticket = 0
         self._lock = threading.Lock()
 
-    def observe(self, reading: RateLimitReading | None, now: float) -> None:
-        """Take in an answer's headers (``None``: it had none), read at ``now``."""
+    def observe(self, reading: RateLimitReading | None, now: float, ticket: int | None = None) -> None:
+        """Take in the headers (``None``: there were none) of the answer to ``ticket``, read at ``now``."""
         with self._lock:
             self._learned = True
             if reading is None:
@@ -104,30 +106,21 @@ class ServerRateLimit:
             if reading.remaining is None:
                 return
             remaining = max(0, reading.remaining)
-            reset = reading.reset_seconds if reading.reset_seconds is not None else PROBE_HOLD_SECONDS
             known = self._remaining
-            if self._take_next or known is None or now >= self._reset_at or remaining <= known:
+            if known is None or remaining <= known or ticket == self._ticket:
+                reset = reading.reset_seconds if reading.reset_seconds is not None else PROBE_HOLD_SECONDS
                 self._remaining = remaining
                 self._reset_at = now + min(reset, MAX_RESET_SECONDS)
-                self._take_next = False
 
-    def claim(self, now: float) -> float:
-        """Seconds to wait before sending (0: go now, and one request of the budget is spent)."""
+    def claim(self, now: float) -> tuple[float, int]:
+        """``(seconds to wait, ticket)``; a wait of 0 means go now, spending one request of the budget."""
         with self._lock:
-            if not self._learned:
-                # Nothing heard yet: one request goes first, so a cold start cannot burst past the limit.
+            if not self._learned or self._remaining == 0:
                 if now < self._reset_at:
-                    return self._reset_at - now
+                    return self._reset_at - now, 0
+                # Nothing heard yet, or the window has moved on: one request goes first and finds out.
                 self._reset_at = now + PROBE_HOLD_SECONDS
-                return 0.0
-            if self._remaining is None:
-                return 0.0
-            if self._remaining > 0:
+            elif self._remaining is not None:
                 self._remaining -= 1
-                return 0.0
-            if now < self._reset_at:
-                return self._reset_at - now
-            # The window has moved on: one request goes and finds out; the others hold briefly.
-            self._reset_at = now + PROBE_HOLD_SECONDS
-            self._take_next = True
-            return 0.0
+            self._ticket += 1
+            return 0.0, self._ticket

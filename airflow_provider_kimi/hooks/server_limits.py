@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -33,10 +34,28 @@ def server_limit_for(api_key: str, base_url: str) -> ServerRateLimit:
         return limit
 
 
-def _observer(limit: ServerRateLimit, on_limit: Callable[[int], None] | None) -> Callable[[Any], None]:
+class _Tickets:
+    """The ticket each request in flight was sent with, until its answer is read."""
+
+    def __init__(self) -> None:
+        self._by_request: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def give(self, request: Any, ticket: int) -> None:
+        with self._lock:
+            self._by_request[request] = ticket
+
+    def take(self, request: Any) -> int | None:
+        with self._lock:
+            return self._by_request.pop(request, None)
+
+
+def _observer(
+    limit: ServerRateLimit, tickets: _Tickets, on_limit: Callable[[int], None] | None
+) -> Callable[[Any], None]:
     def observe(response: Any) -> None:
         reading = read_rate_limit(response.headers, time.time())
-        limit.observe(reading, time.monotonic())
+        limit.observe(reading, time.monotonic(), tickets.take(response.request))
         if on_limit is not None and reading is not None and reading.limit is not None and reading.limit > 0:
             on_limit(reading.limit)
 
@@ -45,10 +64,15 @@ def _observer(limit: ServerRateLimit, on_limit: Callable[[int], None] | None) ->
 
 def sync_http_client(limit: ServerRateLimit, timeout: float) -> DefaultHttpxClient:
     """The openai SDK's default sync HTTP client, waiting for the server's reset when needed."""
-    observe = _observer(limit, None)
+    tickets = _Tickets()
+    observe = _observer(limit, tickets, None)
 
     def wait(request: Any) -> None:
-        while (delay := limit.claim(time.monotonic())) > 0:
+        while True:
+            delay, ticket = limit.claim(time.monotonic())
+            if delay <= 0:
+                tickets.give(request, ticket)
+                return
             time.sleep(delay)
 
     return DefaultHttpxClient(timeout=timeout, event_hooks={"request": [wait], "response": [observe]})
@@ -58,10 +82,15 @@ def async_http_client(
     limit: ServerRateLimit, timeout: float, on_limit: Callable[[int], None] | None = None
 ) -> DefaultAsyncHttpxClient:
     """The async twin of :func:`sync_http_client`; ``on_limit`` hears each announced limit."""
-    observe = _observer(limit, on_limit)
+    tickets = _Tickets()
+    observe = _observer(limit, tickets, on_limit)
 
     async def wait(request: Any) -> None:
-        while (delay := limit.claim(time.monotonic())) > 0:
+        while True:
+            delay, ticket = limit.claim(time.monotonic())
+            if delay <= 0:
+                tickets.give(request, ticket)
+                return
             await asyncio.sleep(delay)
 
     async def observed(response: Any) -> None:
