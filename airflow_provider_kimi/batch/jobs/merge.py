@@ -67,20 +67,23 @@ def merge_job(parts: Sequence[JobPart], later: Sequence[BatchFiles], writer: Tab
     stats = MergeStats()
     resent: dict[bytes, _Held] = {}
     for batch in sorted(later, key=lambda b: b.round):
-        resent.update(_index(batch))
+        resent.update((key, (batch, line)) for key, line in _index(batch).items())
     for part in parts:
         _write_part(part, _index(part.batch), resent, writer, stats)
     return stats
 
 
 def _write_part(
-    part: JobPart, first: dict[bytes, _Held], resent: dict[bytes, _Held], writer: TableWriter, stats: MergeStats
+    part: JobPart, first: dict[bytes, bytes], resent: dict[bytes, _Held], writer: TableWriter, stats: MergeStats
 ) -> None:
-    # One pass per request of a job of millions: names are bound to locals, sums kept in locals.
+    # One pass per request of a job of millions: names are bound to locals, and the common row (a
+    # first-round answer) is counted in plain integers; anything else goes through the Counters.
     loads, fast, write = orjson.loads, answered_row, writer.write
     first_get, resent_get = first.get, resent.get
+    own = part.batch
+    own_id, own_round = own.batch_id, own.round
     tally: Counter[tuple[str, int]] = Counter()
-    prompt = cached = completion = 0
+    answered = prompt = cached = completion = 0
     with open_read(part.input) as handle:
         for raw in handle:
             if raw.startswith(_ID_OPENING) and (end := raw.find(b'"', _ID_START)) > _ID_START:
@@ -91,26 +94,34 @@ def _write_part(
                 key = line_custom_id(raw)
             else:
                 continue
-            held = resent_get(key) or first_get(key)
-            custom_id = key.decode()
-            row: dict[str, Any] | None
+            held = resent_get(key) if resent else None
             if held is None:
-                row = result_row(custom_id, None, part.batch.batch_id, part.batch.round)
+                line = first_get(key)
+                if line is None:
+                    row = result_row(key.decode(), None, own_id, own_round)
+                    write(row)
+                    tally[row["status"], own_round] += 1
+                    continue
+                batch = own
             else:
                 batch, line = held
-                decoded = loads(line)
-                row = fast(decoded, custom_id, batch.batch_id, batch.round)
-                if row is None:
-                    result = parse_result_line(decoded, source=f"batch {batch.batch_id}")
-                    row = result_row(custom_id, result, batch.batch_id, batch.round)
-                assert row is not None
-                usage = row["usage"]
-                used, hit = usage["prompt_tokens"], usage["cached_tokens"]
-                prompt += used
-                cached += hit if hit <= used else used
-                completion += usage["completion_tokens"]
+            decoded = loads(line)
+            row = fast(decoded, key.decode(), batch.batch_id, batch.round)
+            if row is None:
+                result = parse_result_line(decoded, source=f"batch {batch.batch_id}")
+                row = result_row(key.decode(), result, batch.batch_id, batch.round)
+                tally[row["status"], batch.round] += 1
+            elif batch is own:
+                answered += 1
+            else:
+                tally["succeeded", batch.round] += 1
             write(row)
-            tally[row["status"], row["round"]] += 1
+            usage = row["usage"]
+            used, hit = usage["prompt_tokens"], usage["cached_tokens"]
+            prompt += used
+            cached += hit if hit <= used else used
+            completion += usage["completion_tokens"]
+    tally["succeeded", own_round] += answered
     for (status, number), rows in tally.items():
         stats.counts[status] += rows
         stats.rounds[number] += rows
@@ -118,9 +129,9 @@ def _write_part(
     stats.tokens.for_model(part.model).add(prompt, cached, completion)
 
 
-def _index(batch: BatchFiles) -> dict[bytes, _Held]:
+def _index(batch: BatchFiles) -> dict[bytes, bytes]:
     """Every result line of a batch's files, by ``custom_id``, as raw bytes (a later line wins)."""
-    held: dict[bytes, _Held] = {}
+    held: dict[bytes, bytes] = {}
     find = bytes.find
     for source in batch.files:
         with open_binary(source) as handle:
@@ -136,5 +147,5 @@ def _index(batch: BatchFiles) -> dict[bytes, _Held]:
                     key = line_custom_id(raw)
                 else:
                     continue
-                held[key] = (batch, raw)
+                held[key] = raw
     return held
