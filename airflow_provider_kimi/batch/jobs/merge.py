@@ -84,6 +84,7 @@ def _write_part(
     own_id, own_round = own.batch_id, own.round
     tally: Counter[tuple[str, int]] = Counter()
     answered = prompt = cached = completion = 0
+    row: dict[str, Any] | None
     with open_read(part.input) as handle:
         for raw in handle:
             if raw.startswith(_ID_OPENING) and (end := raw.find(b'"', _ID_START)) > _ID_START:
