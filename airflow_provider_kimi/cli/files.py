@@ -10,6 +10,7 @@ Exit codes: 0 done, 1 Kimi answered with an error, 2 usage error or no key.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 import time
@@ -29,6 +30,7 @@ from airflow_provider_kimi.cli.api import (
     run_command,
     timestamp,
 )
+from airflow_provider_kimi.cli.progress import add_quiet_flag, file_progress
 
 FILE_QUOTA = 1000
 """Files per user (and batch-purpose files per organization) Kimi keeps at most."""
@@ -37,8 +39,9 @@ DOWNLOAD_CHUNK_BYTES = 1 << 20
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-ProgressCallback = Callable[[int, int | None], None]
-"""Called with the bytes written so far and the total, when known, after each chunk."""
+ChunkCounter = Callable[[bytes], None]
+CounterFactory = Callable[[int | None], ChunkCounter]
+"""Given the file's size (``None`` when the server does not say), what each chunk is fed to."""
 
 
 def register(subparsers: Any) -> None:
@@ -69,6 +72,7 @@ def register(subparsers: Any) -> None:
     download.add_argument("file_id", metavar="FILE_ID")
     download.add_argument("-o", "--output", default=None, metavar="PATH", help="where to write (default FILE_ID.jsonl)")
     add_client_options(download)
+    add_quiet_flag(download)
     download.set_defaults(handler=run_command("files download", download_file))
 
 
@@ -163,23 +167,29 @@ class _Named:
         self.id = file_id
 
 
-def stream_to(client: openai.OpenAI, file_id: str, target: Path, on_progress: ProgressCallback | None = None) -> int:
-    """Copy a file's content to ``target`` a chunk at a time; return the bytes written."""
+def stream_to(client: openai.OpenAI, file_id: str, target: Path, on_progress: CounterFactory | None = None) -> int:
+    """Copy a file's content to ``target`` a chunk at a time; return the bytes written.
+
+    ``on_progress`` is called once the size is known and returns what counts each chunk (a bar).
+    """
     written = 0
     with client.files.with_streaming_response.content(file_id) as response, target.open("wb") as out:
         length = response.headers.get("content-length")
         total = int(length) if length and length.isdigit() else None
+        count = on_progress(total) if on_progress is not None else None
         for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
             out.write(chunk)
             written += len(chunk)
-            if on_progress is not None:
-                on_progress(written, total)
+            if count is not None:
+                count(chunk)
     return written
 
 
 def download_file(args: argparse.Namespace) -> int:
     target = Path(args.output or f"{args.file_id}.jsonl")
-    written = stream_to(client_from(args), args.file_id, target)
+    with file_progress(args.quiet) as progress:
+        bar = None if progress is None else functools.partial(progress.chunk_counter, target.name)
+        written = stream_to(client_from(args), args.file_id, target, on_progress=bar)
     if args.json:
         print_json({"file_id": args.file_id, "path": str(target), "bytes": written})
     else:

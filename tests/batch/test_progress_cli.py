@@ -1,4 +1,4 @@
-"""Progress bars of validate, split and results: drawn on a terminal, never in a pipe or with --quiet."""
+"""Progress bars of validate, split, results and files download: on a terminal, never piped or with --quiet."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from openai import OpenAI
 from rich.progress import Progress
 
 from airflow_provider_kimi.batch.splitter import split_file
 from airflow_provider_kimi.batch.summary import iter_input_custom_ids
 from airflow_provider_kimi.batch.validator import validate_file
 from airflow_provider_kimi.cli.progress import FileProgress, tracked
+from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 from tests.batch.input_helpers import request, write_lines
 
 KIMI_BATCH = Path(sys.executable).with_name("kimi-batch")
@@ -118,3 +120,23 @@ def test_a_download_bar_counts_the_chunks_it_is_fed() -> None:
 
 def test_no_bar_means_the_path_itself() -> None:
     assert tracked(None, "in.jsonl") == "in.jsonl"
+
+
+def test_a_download_on_a_terminal_gets_a_bar_and_quiet_draws_nothing(
+    big_input: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with KimiEmulator(EmulatorSettings(time_scale=0.0, access_log=False, log_level="warning")) as kimi:
+        client = OpenAI(base_url=kimi.base_url, api_key=kimi.api_key, max_retries=0)
+        file_id = client.files.create(file=big_input.open("rb"), purpose="batch").id
+        monkeypatch.setenv("KIMI_TEST_KEY", kimi.api_key)
+        server = ["--base-url", kimi.base_url, "--api-key-env", "KIMI_TEST_KEY"]
+        code, drawn = on_a_terminal(["files", "download", file_id, "-o", "bar.jsonl", *server], tmp_path)
+        assert code == 0, drawn.decode(errors="replace")
+        assert f"{LINES:,} lines".encode() in drawn
+        assert b" kB" in drawn
+        assert b"\x1b[" in drawn
+        code, drawn = on_a_terminal(["files", "download", file_id, "-o", "quiet.jsonl", "--quiet", *server], tmp_path)
+        assert code == 0
+        size = big_input.stat().st_size
+        assert drawn.decode().strip() == f"Wrote {size} bytes of {file_id} to quiet.jsonl"
+    assert (tmp_path / "bar.jsonl").read_bytes() == (tmp_path / "quiet.jsonl").read_bytes() == big_input.read_bytes()
