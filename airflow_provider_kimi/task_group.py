@@ -134,6 +134,7 @@ def kimi_batch_job(
     kimi_conn_id: str = KimiBatchHook.default_conn_name,
     results_format: str = "jsonl",
     prices: Mapping[str, Prices] | None = None,
+    allowed_models: Collection[str] = BATCH_MODELS,
 ) -> Any:
     """A requests file of any size in, one results table out: split, rounds, merge, cleanup.
 
@@ -169,6 +170,8 @@ def kimi_batch_job(
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
     :param results_format: ``jsonl`` (default) or ``parquet`` (needs the ``parquet`` extra).
     :param prices: Batch prices per model in USD per 1M tokens, over the published ones.
+    :param allowed_models: The models the input may name, checked in every part before any upload.
+        Default ``kimi-k2.6`` and ``kimi-k2.5``.
     """
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
@@ -183,6 +186,7 @@ def kimi_batch_job(
             task_id="split",
             input_path=input_path,
             destination=destination,
+            allowed_models=allowed_models,
             kimi_conn_id=kimi_conn_id,
             **limits,
             **costs,

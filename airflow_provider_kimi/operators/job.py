@@ -7,7 +7,7 @@ other's results by task id (known when the DAG is parsed) and map index.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from airflow_provider_kimi.batch.jobs.costs import (
 from airflow_provider_kimi.batch.jobs.merge import BatchFiles, JobPart, merge_job
 from airflow_provider_kimi.batch.jobs.rounds import RanPart, plan_resubmission
 from airflow_provider_kimi.batch.jobs.table import table_writer
-from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES
+from airflow_provider_kimi.batch.limits import BATCH_MODELS, MAX_FILE_BYTES
 from airflow_provider_kimi.batch.pricing import Prices
 from airflow_provider_kimi.batch.results import source_name
 from airflow_provider_kimi.batch.splitter import split_file
@@ -119,16 +119,18 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
     """Split the job's input into parts within Kimi's limits and validate each, before any upload.
 
     Returns the part paths (the first round maps over them) and pushes their details under the
-    XCom key ``parts``. A bad line fails the task naming the input's own ``FILE:LINE``. With
-    ``max_cost_usd`` the worst case of the whole input is checked here, before anything is paid for.
+    XCom key ``parts``. A bad line (or a model outside ``allowed_models``) fails the task naming the
+    input's own ``FILE:LINE``. With ``max_cost_usd`` the worst case of the whole input is checked
+    here, before anything is paid for.
     """
 
     template_fields: Sequence[str] = ("input_path", "destination", "kimi_conn_id")
     ui_color = "#e6f2e6"
 
-    def __init__(self, *, input_path: Any, **kwargs: Any) -> None:
+    def __init__(self, *, input_path: Any, allowed_models: Collection[str] = BATCH_MODELS, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.input_path = input_path
+        self.allowed_models = frozenset(allowed_models)
 
     def execute(self, context: Context) -> list[str]:
         source = storage_path(self.input_path)
@@ -138,7 +140,7 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         details: list[dict[str, Any]] = []
         first_line = 1
         for part in parts:
-            report = validate_file(part.path, max_bytes=MAX_FILE_BYTES)
+            report = validate_file(part.path, max_bytes=MAX_FILE_BYTES, allowed_models=self.allowed_models)
             if not report.ok:
                 raise InvalidBatchInputError(as_input_report(report, source_name(source), first_line))
             details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": report.model})

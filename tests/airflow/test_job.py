@@ -202,6 +202,18 @@ def test_a_bad_line_fails_the_split_naming_the_input_line_before_any_upload(make
     assert "requests.jsonl:8: body.model:" in output
 
 
+def test_allowed_models_fail_the_split_before_any_upload(make_kimi, storage, tmp_path, task_output):
+    kimi = make_kimi(time_scale=0)
+
+    result = run_dag("kimi_job_k26_only", job_conf(tmp_path))  # the lines name kimi-k2.5
+
+    assert result.task_states["job.split"] == "failed"
+    assert kimi.stats()["uploads"] == 0
+    output = task_output()
+    assert "requests.jsonl:1: body.model:" in output
+    assert f"requests.jsonl:{len(TEXTS)}: body.model:" in output
+
+
 def test_a_part_problem_is_named_by_its_line_in_the_input():
     report = ValidationReport(
         file="parts/requests.part-0002.jsonl",

@@ -92,6 +92,15 @@ with DAG("kimi_job_cost_cap", schedule=None, start_date=START, catchup=False):
         poll_interval=POLL,
     )
 
+with DAG("kimi_job_k26_only", schedule=None, start_date=START, catchup=False):
+    kimi_batch_job(
+        input_path=build_job_input(),
+        destination="{{ dag_run.conf['results'] }}",
+        group_id="job",
+        allowed_models=["kimi-k2.6"],
+        poll_interval=POLL,
+    )
+
 with DAG("kimi_task_group_cleanup", schedule=None, start_date=START, catchup=False):
     kimi_batch(
         input_path=build_job_input(),
