@@ -54,6 +54,9 @@ class EmulatorSettings:
     max_files: int = 1000
     max_total_bytes: int = 10 * GIB
     file_status: str = "ok"
+    # Largest ``limit`` the batch list accepts (Kimi documents a default of 20 and no maximum;
+    # OpenAI's list takes 1..100): a larger one answers 400.
+    max_list_limit: int = 100
 
     # Fault injection on /v1 routes: share of calls per kind, e.g. {"429": 0.2, "drop": 0.05}.
     faults: dict[str, float] = field(default_factory=dict)
@@ -75,6 +78,8 @@ class EmulatorSettings:
             raise ValueError("requests_per_second must be > 0")
         if self.forbidden_params_policy not in FORBIDDEN_PARAMS_POLICIES:
             raise ValueError(f"forbidden_params_policy must be one of {FORBIDDEN_PARAMS_POLICIES}")
+        if self.max_list_limit < 1:
+            raise ValueError("max_list_limit must be >= 1")
         if self.file_status not in FILE_STATUSES:
             raise ValueError(f"file_status must be one of {FILE_STATUSES}")
         unknown = set(self.faults) - set(FAULT_KINDS)
