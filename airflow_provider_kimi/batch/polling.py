@@ -50,18 +50,6 @@ def adaptive_poll_interval(
     return min(ceiling, base * age / grow_after)
 
 
-def sleep_before_next_poll(interval: float, elapsed: float, *, first: bool, draw: float) -> float:
-    """Seconds to sleep after a poll that took ``elapsed`` seconds (queueing for the budget included).
-
-    Polls start ``interval`` apart, so time spent in the poll does not stretch the cadence. The
-    first sleep is ``interval`` scaled into [1/2, 1] by ``draw`` (uniform in [0, 1)): waits
-    deferred together then spread their polls over time instead of hitting the service in one
-    burst every interval, and no wait ever polls less often than its interval.
-    """
-    target = interval * (0.5 + draw / 2) if first else interval
-    return max(0.0, target - elapsed)
-
-
 def concurrent_requests_for(requests_per_minute: float) -> int:
     """How many requests one shared client keeps in flight (and so how many connections it opens).
 
@@ -90,14 +78,9 @@ class RequestBudget:
         self._pause_started = -math.inf
         self.strikes = 0
 
-    def reserve(self, now: float, deadline: float | None = None) -> float | None:
-        """Claim the next send time (>= ``now``) and return it.
-
-        ``None`` when that time falls after ``deadline``: then nothing is claimed.
-        """
+    def reserve(self, now: float) -> float:
+        """Claim the next send time (>= ``now``) and return it."""
         at = max(now, self._next_slot, self.paused_until)
-        if deadline is not None and at > deadline:
-            return None
         self._next_slot = at + self.spacing
         return at
 

@@ -15,9 +15,10 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from openai import AsyncOpenAI, OpenAI
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path
-from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, Step, WaitCore
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import poll_failure
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -46,6 +47,31 @@ class KimiClientSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     # Requests a minute all async waits of this connection share in one process; 0 = unlimited.
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
+
+
+@dataclass(frozen=True)
+class KimiClientFactory:
+    """Builds the synchronous and the async client from one connection's settings, so they cannot drift.
+
+    ``max_retries`` overrides the connection's SDK retries (the triggers' shared client retries
+    itself, through the request budget, and asks for 0).
+    """
+
+    settings: KimiClientSettings
+
+    def _options(self, max_retries: int | None) -> dict[str, Any]:
+        s = self.settings
+        retries = s.max_retries if max_retries is None else max_retries
+        return {"api_key": s.api_key, "base_url": s.base_url, "timeout": s.timeout, "max_retries": retries}
+
+    def sync_client(self, *, max_retries: int | None = None) -> OpenAI:
+        """A blocking client, for tasks."""
+        return OpenAI(**self._options(max_retries))
+
+    def async_client(self, *, max_retries: int | None = None) -> AsyncOpenAI:
+        """An async client, for the triggerer. Building one loads the TLS trust store (tens of
+        milliseconds of CPU): callers on an event loop run this in a thread."""
+        return AsyncOpenAI(**self._options(max_retries))
 
 
 def resolve_client_settings(
@@ -211,8 +237,7 @@ class KimiBatchHook(BaseHook):
     @cached_property
     def client(self) -> OpenAI:
         """One synchronous client per hook, so its HTTP connections are reused."""
-        s = self.settings
-        return OpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return KimiClientFactory(self.settings).sync_client()
 
     async def aget_settings(self) -> KimiClientSettings:
         """Resolve the settings without blocking the event loop (for triggers)."""
@@ -230,8 +255,7 @@ class KimiBatchHook(BaseHook):
 
     async def get_async_conn(self) -> AsyncOpenAI:
         """A new async client built from the same connection; close it when done."""
-        s = await self.aget_settings()
-        return AsyncOpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return KimiClientFactory(await self.aget_settings()).async_client()
 
     def test_connection(self) -> tuple[bool, str]:
         """List files: a free call that proves the key and the base URL."""
@@ -346,35 +370,56 @@ class KimiBatchHook(BaseHook):
         *,
         poll_interval: float = 60.0,
         timeout: float | None = None,
-        on_poll: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]:
-        """Block until the batch ends; return its snapshot. Used by poke-mode waits and scripts.
+        on_poll: Callable[[BatchSnapshot], None] | None = None,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    ) -> BatchSnapshot:
+        """Block until the batch ends; return its snapshot. Used by blocking waits and scripts.
 
-        Raises ``KimiWaitTimeout`` when ``timeout`` seconds pass first; the batch keeps running.
+        The wait core (:class:`~airflow_provider_kimi.batch.wait.WaitCore`) decides, as it does for
+        the trigger: transient API errors are tolerated up to ``max_consecutive_errors`` in a row
+        (each after the SDK's own retries), the last check happens at the deadline, and a status
+        this provider does not know raises ``UnknownBatchStatusError``. Raises ``KimiWaitTimeout``
+        when ``timeout`` seconds pass first; the batch keeps running.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else time.time() + timeout
+        core = WaitCore(
+            batch_id, poll_interval=poll_interval, deadline=deadline, max_consecutive_errors=max_consecutive_errors
+        )
+        last = "unseen"
         while True:
-            snapshot = batch_snapshot(self.get_batch(batch_id))
-            (on_poll or self._log_progress)(snapshot)
-            if BatchStatus(snapshot["status"]).is_terminal:
-                return snapshot
-            if deadline is not None and time.monotonic() + poll_interval > deadline:
-                raise KimiWaitTimeout(
-                    f"Batch {batch_id} is still {snapshot['status']} after {timeout:.0f} s; it keeps running."
-                )
-            time.sleep(poll_interval)
+            step = self.check_batch(core, on_poll)
+            if step.snapshot is not None:
+                if step.action == "finish":
+                    return step.snapshot
+                last = step.snapshot["status"]
+            if step.action == "timeout":
+                raise KimiWaitTimeout(f"Batch {batch_id} is still {last} after {timeout:.0f} s; it keeps running.")
+            time.sleep(max(0.0, step.next_poll_at - time.time()))
 
-    def _log_progress(self, snapshot: dict[str, Any]) -> None:
-        self.log.info("%s", describe_progress(snapshot))
+    def check_batch(self, core: WaitCore, on_poll: Callable[[BatchSnapshot], None] | None = None) -> Step:
+        """One check of ``core``'s batch, judged by the core; an error that ends the wait is raised.
 
-    # -- async twins for triggers ------------------------------------------------------------
-
-    @staticmethod
-    async def aget_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
-        """Fetch a batch with an async client (the trigger owns the client's lifetime)."""
-        return await client.batches.retrieve(batch_id)
-
-    @staticmethod
-    async def acancel_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
-        """Cancel a batch with an async client."""
-        return await client.batches.cancel(batch_id)
+        The progress line (or the warning of a tolerated failure) is logged here; ``on_poll``
+        replaces the progress line with the caller's own use of each snapshot.
+        """
+        core.polling(time.time())
+        try:
+            snapshot = batch_snapshot(self.get_batch(core.batch_id))
+        except Exception as err:
+            failure = poll_failure(err)
+            if failure is None:
+                raise
+            step = core.failed(failure, time.time())
+            if step.action == "give_up":
+                raise
+            if step.action == "poll":
+                self.log.warning("%s", step.message)
+            return step
+        step = core.observe(snapshot, time.time())
+        if on_poll is not None:
+            on_poll(snapshot)
+        elif step.warning:
+            self.log.warning("%s", step.message)
+        else:
+            self.log.info("%s", step.message)
+        return step

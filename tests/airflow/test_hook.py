@@ -167,15 +167,15 @@ def test_wait_gives_up_at_its_timeout(make_kimi, tmp_path):
         hook.wait_for_batch(batch.id, poll_interval=0.05, timeout=0.3)
 
 
-def test_cancel_and_the_async_twins(make_kimi, tmp_path):
+def test_the_async_client_comes_from_the_same_connection(make_kimi, tmp_path):
     make_kimi(hold_new_batches_after=1)
     hook = KimiBatchHook()
     batch = hook.create_batch(hook.upload_file(write_input(tmp_path / "in.jsonl")).id)
 
     async def cancel_then_get() -> tuple[str, str]:
         async with await hook.get_async_conn() as client:
-            cancelled = await hook.acancel_batch(client, batch.id)
-            now = await hook.aget_batch(client, batch.id)
+            cancelled = await client.batches.cancel(batch.id)
+            now = await client.batches.retrieve(batch.id)
             return cancelled.status, now.status
 
     cancel_status, _ = asyncio.run(cancel_then_get())

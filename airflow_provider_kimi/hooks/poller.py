@@ -1,0 +1,247 @@
+"""One poller per connection and event loop: every deferred wait's status from as few requests as possible.
+
+A triggerer can hold thousands of waits on one account, and Kimi counts every request against the
+account's rate limit. One retrieve per wait per interval stops scaling at the limit (200 a
+minute on Tier1 is 200 waits at a 60 s interval). Kimi's batch list is organization-wide and
+answers up to a page of batches per request, so the poller serves every due wait together:
+
+- Waits ask :meth:`BatchPoller.status` when their own interval says so; requests that arrive
+  while a round runs are served by the next round (or by the current one when the listing has
+  not yet passed their batch).
+- Each round picks the cheaper way: list page by page with the largest page size the server
+  accepts, until every due batch was seen, or the pages pass the oldest due batch's
+  ``created_at``, or the pages read outnumber the batches still unseen (retrieving them is then
+  no dearer); or retrieve each due batch when the last listing says the due batches lie deeper
+  than one request each.
+- The listing's order (newest first) is checked as it is read; once it breaks, the poller stops
+  inferring that a batch was passed. Whatever the listing did (skip a batch, fail a page, stop
+  early), every due batch it did not show is retrieved on its own, so no wait is missed or
+  stalled.
+- One answer fans out to every wait of that batch. Every request goes through the connection's
+  shared client, so the request budget and a 429's pause govern the poller as they govern
+  everything else.
+
+The poller holds only what is pending: waits keep their own deadline, interval and error count
+(the wait core), so nothing new is serialized and a restarted triggerer starts afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
+from airflow_provider_kimi.hooks.async_clients import SharedAsyncClient
+
+# Page sizes tried in turn until the server accepts one: OpenAI's maximum, then Kimi's default.
+LIST_PAGE_SIZES: tuple[int, ...] = (100, 50, 20)
+
+
+@dataclass
+class PollerCounts:
+    """What the poller sent, for logs, tests and benchmarks."""
+
+    rounds: int = 0
+    pages: int = 0
+    retrieves: int = 0
+    fallbacks: int = 0
+    served_by_list: int = 0
+
+
+class BatchPoller:
+    """Serves the status requests of every wait of one shared client (see the module doc)."""
+
+    def __init__(self, shared: SharedAsyncClient) -> None:
+        self.shared = shared
+        self.counts = PollerCounts()
+        self.page_sizes = list(LIST_PAGE_SIZES)
+        self.listing = True
+        self.order_trusted = True
+        # created_at of the last batch of each page of the latest listing: how deep a batch lies.
+        self.page_marks: list[float] = []
+        self._pending: dict[str, list[asyncio.Future[BatchSnapshot]]] = {}
+        self._created: dict[str, float] = {}
+        self._rounds: asyncio.Task[None] | None = None
+
+    async def status(self, batch_id: str, created_at: float | None = None) -> BatchSnapshot:
+        """The batch's snapshot from the next round that learns it; raises what that request raised.
+
+        ``created_at`` (learnt from an earlier snapshot) tells the round how deep to list.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[BatchSnapshot] = loop.create_future()
+        self._pending.setdefault(batch_id, []).append(future)
+        if created_at is not None:
+            self._created[batch_id] = created_at
+        if self._rounds is None or self._rounds.done():
+            self._rounds = loop.create_task(self._run_rounds())
+        try:
+            return await future
+        finally:
+            if not future.done():  # the wait was cancelled (deadline, kill): forget its request
+                self._forget(batch_id, future)
+
+    def _forget(self, batch_id: str, future: asyncio.Future[BatchSnapshot]) -> None:
+        waiting = self._pending.get(batch_id)
+        if waiting is None:
+            return
+        if future in waiting:
+            waiting.remove(future)
+        if not waiting:
+            del self._pending[batch_id]
+            self._created.pop(batch_id, None)
+
+    def _answer(self, batch_id: str, snapshot: BatchSnapshot) -> None:
+        for future in self._pending.pop(batch_id, ()):
+            if not future.done():
+                future.set_result(snapshot)
+        self._created.pop(batch_id, None)
+
+    def _fail(self, batch_id: str, err: BaseException) -> None:
+        for future in self._pending.pop(batch_id, ()):
+            if not future.done():
+                future.set_exception(err)
+        self._created.pop(batch_id, None)
+
+    async def _run_rounds(self) -> None:
+        while self._pending:
+            self.counts.rounds += 1
+            due = list(self._pending)
+            try:
+                listed = self.should_list(due)
+                if listed:
+                    await self._list(due)
+                rest = [batch_id for batch_id in due if batch_id in self._pending]
+                if listed:
+                    self.counts.fallbacks += len(rest)
+                await self._retrieve_each(rest)
+            except Exception as err:  # never leave a wait hanging on a round that broke
+                for batch_id in due:
+                    self._fail(batch_id, err)
+
+    def pages_to_reach(self, batch_ids: Iterable[str], reached: float = math.inf) -> int | None:
+        """Pages still to read, from a listing that reached ``reached``, until every batch in
+        ``batch_ids`` was passed (by the latest listing's depths); ``None`` when a depth is unknown."""
+        depths = [self._created.get(batch_id) for batch_id in batch_ids]
+        if not depths or any(depth is None for depth in depths):
+            return None
+        oldest = min(depth for depth in depths if depth is not None)
+        return 1 + sum(1 for mark in self.page_marks if oldest <= mark < reached)
+
+    def should_list(self, due: list[str]) -> bool:
+        """Whether listing is likely cheaper than one retrieve per due batch."""
+        if not self.listing or len(due) < 2:
+            return False
+        pages = self.pages_to_reach(due)
+        # Without a depth for every batch, list: the listing's own stop rule bounds what it costs.
+        return pages is None or pages < len(due)
+
+    async def _list(self, due: list[str]) -> None:
+        """List pages until the due batches are seen or listing stops paying; answer what it shows."""
+        unseen = set(due)
+        after: str | None = None
+        reached = math.inf
+        marks: list[float] = []
+        while True:
+            body = await self._page(after)
+            if body is None:
+                return
+            data = body.get("data") or []
+            for item in data:
+                created = item.get("created_at")
+                if isinstance(created, (int, float)):
+                    if created > reached:
+                        self.order_trusted = False  # not newest first: "passed" means nothing now
+                    reached = created
+                batch_id = item.get("id")
+                if batch_id in self._pending:
+                    self.counts.served_by_list += 1
+                    self._answer(batch_id, batch_snapshot(item))
+                    unseen.discard(batch_id)
+            if reached != math.inf:
+                marks.append(reached)
+            if not body.get("has_more") or not data:
+                self.page_marks = marks  # a complete listing: the depth of every batch in it
+                return
+            unseen = {batch_id for batch_id in unseen if batch_id in self._pending}
+            if self._listing_done(unseen, len(marks), reached):
+                if len(marks) > len(self.page_marks):
+                    self.page_marks = marks
+                return
+            after = str(data[-1].get("id"))
+
+    def _listing_done(self, unseen: set[str], pages: int, reached: float) -> bool:
+        """Whether to stop listing: nothing due is unseen, every unseen batch was passed (the
+        listing skipped it), or retrieving the unseen ones costs no more than the pages left."""
+        if not unseen:
+            return True
+        if not self.order_trusted:
+            return pages >= len(unseen)
+        if all(self._created.get(batch_id, -math.inf) > reached for batch_id in unseen):
+            return True
+        remaining = self.pages_to_reach(unseen, reached)
+        if remaining is None:  # depths unknown: stop once the pages read outnumber the unseen
+            return pages >= len(unseen)
+        return remaining >= len(unseen)
+
+    async def _page(self, after: str | None) -> dict[str, Any] | None:
+        """One page of the batch list as JSON, at the largest page size the server accepts.
+
+        ``None`` when the page failed: the round then retrieves what it did not see.
+        """
+        while self.page_sizes:
+            limit = self.page_sizes[0]
+            self.counts.pages += 1
+            try:
+                response = await self.shared.call(
+                    lambda client, limit=limit: client.batches.with_raw_response.list(  # type: ignore[misc]
+                        limit=limit, after=after if after is not None else openai.omit
+                    )
+                )
+            except openai.BadRequestError:
+                self.page_sizes.pop(0)  # too large for this server: try the next size
+                continue
+            except Exception:
+                return None
+            body = json.loads(response.content)
+            return body if isinstance(body, dict) else None
+        self.listing = False  # the server takes no page size we know: retrieve from now on
+        return None
+
+    async def _retrieve_each(self, batch_ids: Iterable[str]) -> None:
+        """Retrieve batches one request each, a few at a time (the shared client's concurrency)."""
+        queue = list(batch_ids)
+        if not queue:
+            return
+
+        async def worker() -> None:
+            while queue:
+                batch_id = queue.pop()
+                if batch_id not in self._pending:
+                    continue
+                self.counts.retrieves += 1
+                try:
+                    response = await self.shared.call(
+                        lambda client, batch_id=batch_id: client.batches.with_raw_response.retrieve(batch_id)  # type: ignore[misc]
+                    )
+                    snapshot = batch_snapshot(json.loads(response.content))
+                except Exception as err:
+                    self._fail(batch_id, err)
+                else:
+                    self._answer(batch_id, snapshot)
+
+        await asyncio.gather(*(worker() for _ in range(min(len(queue), self.shared.max_in_flight))))
+
+
+def poller_for(shared: SharedAsyncClient) -> BatchPoller:
+    """The poller of a shared client, built on first use; it lives as long as the client."""
+    poller = shared.poller
+    if poller is None:
+        poller = shared.poller = BatchPoller(shared)
+    return poller
