@@ -5,9 +5,10 @@ account's rate limit. One retrieve per wait per interval stops scaling at the li
 minute on Tier1 is 200 waits at a 60 s interval). Kimi's batch list is organization-wide and
 answers up to a page of batches per request, so the poller serves every due wait together:
 
-- Waits ask :meth:`BatchPoller.status` when their own interval says so; requests that arrive
-  while a round runs are served by the next round (or by the current one when the listing has
-  not yet passed their batch).
+- Waits ask :meth:`BatchPoller.status` when their own interval says so, and let a round start
+  up to a tenth of their interval later, so the requests of waits that poll close together
+  share one round. Requests that arrive while a round runs are served by the next round (or by
+  the current one when its listing shows their batch).
 - Each round picks the cheaper way: list page by page with the largest page size the server
   accepts, until every due batch was seen, or the pages pass the oldest due batch's
   ``created_at``, or the pages read outnumber the batches still unseen (retrieving them is then
@@ -68,17 +69,21 @@ class BatchPoller:
         self._pending: dict[str, list[asyncio.Future[BatchSnapshot]]] = {}
         self._created: dict[str, float] = {}
         self._rounds: asyncio.Task[None] | None = None
+        # When the next round starts at the latest: the earliest a pending request may be served.
+        self._start_by = math.inf
 
-    async def status(self, batch_id: str, created_at: float | None = None) -> BatchSnapshot:
+    async def status(self, batch_id: str, created_at: float | None = None, within: float = 0.0) -> BatchSnapshot:
         """The batch's snapshot from the next round that learns it; raises what that request raised.
 
-        ``created_at`` (learnt from an earlier snapshot) tells the round how deep to list.
+        ``created_at`` (learnt from an earlier snapshot) tells the round how deep to list;
+        ``within`` is how many seconds the caller lets the round wait for other requests to join.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchSnapshot] = loop.create_future()
         self._pending.setdefault(batch_id, []).append(future)
         if created_at is not None:
             self._created[batch_id] = created_at
+        self._start_by = min(self._start_by, loop.time() + within)
         if self._rounds is None or self._rounds.done():
             self._rounds = loop.create_task(self._run_rounds())
         try:
@@ -110,7 +115,14 @@ class BatchPoller:
         self._created.pop(batch_id, None)
 
     async def _run_rounds(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            gather = self._start_by - loop.time()
+            if gather > 0:  # let the requests that come meanwhile join this round
+                await asyncio.sleep(gather)
+            self._start_by = math.inf
+            if not self._pending:
+                return
             self.counts.rounds += 1
             due = list(self._pending)
             try:

@@ -18,6 +18,9 @@ from airflow_provider_kimi.hooks.errors import describe_error, explain, poll_fai
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.hooks.poller import poller_for
 
+# A poll may wait this share of its interval for other waits' polls to join the same round.
+GATHER_SHARE = 0.1
+
 
 class KimiBatchTrigger(BaseTrigger):
     """Poll a Kimi batch with the async client until it ends, then yield exactly one event.
@@ -141,7 +144,8 @@ class KimiBatchTrigger(BaseTrigger):
                 return self._event("timeout", core.timed_out().message)
             core.polling(now)
             try:
-                snapshot = await asyncio.wait_for(poller.status(self.batch_id, core.created_at), self.end_time - now)
+                request = poller.status(self.batch_id, core.created_at, within=core.interval(now) * GATHER_SHARE)
+                snapshot = await asyncio.wait_for(request, self.end_time - now)
             except asyncio.TimeoutError:
                 return self._event("timeout", core.timed_out().message)
             except Exception as err:
