@@ -2,31 +2,42 @@
 
 Usage::
 
-    uv run --group bench python bench/bench_trigger_fleet.py                  # N = 100 and 1,000
-    uv run --group bench python bench/bench_trigger_fleet.py --n 2000         # one size
-    uv run --group bench python bench/bench_trigger_fleet.py --n 2000 --providers kimi --profile /tmp/prof
+    uv run --group bench python bench/bench_trigger_fleet.py --n 50 --tier 0 --interval 60
+    uv run --group bench python bench/bench_trigger_fleet.py --n 2000 --tier 1 --interval 10
+    uv run --group bench python bench/bench_trigger_fleet.py --n 10000 --tier 1 --interval 60 \
+        --delay 60 --spread 240 --providers kimi --gc-compare
 
 Three processes per run, so the loop measured holds only the triggers:
 
 - a local Kimi server (the emulator) in its own process creates N batches that stay running,
   then finishes them one by one at random times spread over ``--spread`` seconds (each batch is
-  "rushed": it turns ``completed`` inside that call, and the server notes the wall-clock time);
+  "rushed": it turns ``completed`` inside that call, and the server notes the wall-clock time).
+  It applies the account's requests-a-minute limit of ``--tier`` (Kimi's: Tier0 3, Tier1 200,
+  Tier2 500, Tier3 5,000) or ``--rpm`` to every ``/v1`` request, answering 429
+  ``rate_limit_reached_error`` with ``retry-after`` over it: through the emulator's own account
+  limits when its settings have them, otherwise through a 60 s sliding window in front of it;
 - the measured process runs N triggers in one asyncio loop the way Airflow's triggerer does
   (created one after another with ``await asyncio.sleep(0)`` between, each ``run()`` consumed
   with ``async for``), next to a heartbeat task that sleeps 10 ms and records how late it wakes;
 - this script starts the two per provider and size, and prints the tables and the ratios.
 
-Providers: ``kimi`` (KimiBatchTrigger, shared client, no request budget so the mechanics compare
-alone), ``openai`` (OpenAIBatchTrigger of apache-airflow-providers-openai) and ``common-ai``
-(LLMBatchTrigger of apache-airflow-providers-common-ai, adapter ``openai``), both reading the
-server through an ``openai`` connection. All use the same ``--interval``.
+Providers: ``kimi`` (KimiBatchTrigger; its connection's ``max_requests_per_minute`` is the
+account's limit, as a user sets it for their tier), ``openai`` (OpenAIBatchTrigger of
+apache-airflow-providers-openai) and ``common-ai`` (LLMBatchTrigger of
+apache-airflow-providers-common-ai, adapter ``openai``), both reading the server through an
+``openai`` connection. All use the same ``--interval``. ``--gc-compare`` runs ours a second time
+with ``gc.freeze()`` after start-up.
 
 Figures:
-- stall: the heartbeat's longest lateness (max) and its 99th percentile, while the triggers run;
+- stall: the heartbeat's longest lateness (max), its 99th percentile, and the part of the
+  longest that this process spent computing (own CPU), while the triggers run;
 - lag: from the moment a batch turned ``completed`` on the server to its trigger's event;
 - memory per wait: (peak RSS while waiting - RSS after a warm-up wait) / N;
 - connections: distinct client sockets the server saw (opened), and the most open at once;
-- polls: batch reads the server answered; CPU: the measured process's CPU seconds.
+- requests sent (all ``/v1`` calls the server received, the 429s included), 429s answered,
+  retrieves and list pages, error or timeout events; CPU of each process;
+- requests per batch-hour: requests sent / hours the waits spent waiting, against one retrieve
+  per wait at the interval that gives the same median lag (2 x our lag p50).
 
 The fixed vs adaptive table models polling over a spread of batch durations with the same
 policy function the trigger calls (real batches run for hours; the emulator cannot age one).

@@ -89,8 +89,8 @@ class BatchPoller:
         try:
             return await future
         finally:
-            if not future.done():  # the wait was cancelled (deadline, kill): forget its request
-                self._forget(batch_id, future)
+            # Answered: already gone. Cancelled (the wait's deadline, a kill): forget its request.
+            self._forget(batch_id, future)
 
     def _forget(self, batch_id: str, future: asyncio.Future[BatchSnapshot]) -> None:
         waiting = self._pending.get(batch_id)

@@ -41,7 +41,9 @@ class KimiBatchSensor(BaseSensorOperator):
     :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
     :param cancel_on_kill: Cancel the batch if the task is killed or marked failed. Default False:
         the sensor only watches a batch some other task started.
-    :param max_consecutive_errors: Transient API errors tolerated in a row, poking or deferred. Default 5.
+    :param max_consecutive_errors: Transient API errors tolerated in a row, poking or deferred (in
+        ``reschedule`` mode each poke is a new task try, so only the deferred and ``poke`` modes count
+        a run). Default 5.
     :param adaptive_polling: While deferred, stretch the interval as the batch ages (the base for its
         first 10 minutes, then up to 10 x the base and at most 10 minutes). Default True.
     """
