@@ -561,6 +561,7 @@ ROWS: list[tuple[str, str, str]] = [
     ("cpu_s", "CPU s (triggers process)", "{:.1f}"),
     ("server_cpu_s", "CPU s (server process)", "{:.1f}"),
     ("missing", "waits without an event", "{:d}"),
+    ("stopped_after_s", "stopped, loop blocked (s)", "{:.0f}"),
     ("load_avg", "machine load (1 min avg)", "{:.1f}"),
 ]
 TIER_RPM = {0: 3.0, 1: 200.0, 2: 500.0, 3: 5000.0, 4: 5000.0, 5: 10000.0}
@@ -590,7 +591,7 @@ def print_table(n: int, interval: float, rpm: float, results: dict[str, dict[str
             value = results[p].get(key)
             cells.append(f"{fmt.format(value) if isinstance(value, (int, float)) else '-':>20}")
         print(f"{label:<28}" + "".join(cells))
-    statuses = "; ".join(f"{LABELS[p]}: {results[p]['statuses']}" for p in providers)
+    statuses = "; ".join(f"{LABELS[p]}: {results[p].get('statuses', results[p])}" for p in providers)
     print(f"events: {statuses}")
     if "kimi" in results and len(providers) > 1:
         print("ratios (other / ours; > 1 means ours is better):")
@@ -604,7 +605,7 @@ def print_table(n: int, interval: float, rpm: float, results: dict[str, dict[str
                     parts.append(f"{key} x{theirs / ours:.1f}")
             print(f"  {LABELS[p]}: " + ", ".join(parts))
     target = results.get("kimi")
-    if target is not None:
+    if target is not None and "statuses" in target:
         print_targets(n, interval, rpm, target)
 
 
@@ -642,6 +643,26 @@ def print_targets(n: int, interval: float, rpm: float, ours: dict[str, Any]) -> 
     print(f"targets (ours, N = {n}, {interval:g} s, {budget}): {verdicts}")
 
 
+def run_capped(command: list[str], out: Path, cap: float) -> dict[str, Any]:
+    """Run one measurement; a provider whose loop stays blocked past ``cap`` seconds is stopped.
+
+    (A trigger that calls a blocking client inside ``run()`` keeps the loop from noticing its
+    own horizon while the client sleeps through ``retry-after``.)
+    """
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        process.wait(cap)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 15)
+        process.wait()
+        return {"stopped_after_s": time.monotonic() - started}
+    if process.returncode != 0 or not out.exists():
+        return {"failed": process.returncode}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, nargs="+", default=[100, 1000], help="waits per run (default 100 1000)")
@@ -671,6 +692,13 @@ def main() -> int:
     parser.add_argument(
         "--gc-compare", action="store_true", help="run ours a second time with gc.freeze() after start-up, side by side"
     )
+    parser.add_argument(
+        "--setup-allowance",
+        type=float,
+        default=900.0,
+        help="seconds beyond the horizon a provider's run may take (setup included) before it is stopped",
+    )
+    parser.add_argument("--keep", type=Path, help="also write each run's figures as JSON into this folder")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -717,8 +745,10 @@ def main() -> int:
                     command += ["--profile", str(args.profile)]
                 if freeze:
                     command.append("--gc-freeze")
-                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-                results[key] = json.loads(out.read_text())
+                results[key] = run_capped(command, out, horizon + args.setup_allowance)
+                if args.keep:
+                    args.keep.mkdir(parents=True, exist_ok=True)
+                    (args.keep / f"{key}-{n}.json").write_text(json.dumps(results[key]))
         print_table(n, args.interval, rpm, results, ", gc.freeze() after start-up" if args.gc_freeze else "")
     print_polling_model(60.0, args.seed)
     return 0
