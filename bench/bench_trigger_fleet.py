@@ -176,7 +176,16 @@ def serve(n: int, rpm: float, tier: int | None) -> None:
 
     own_limits = limit_settings(rpm, tier)
     emulator = KimiEmulator(
-        EmulatorSettings(time_scale=0.01, hold_new_batches_after=0, access_log=False, log_level="warning", **own_limits)
+        EmulatorSettings(
+            time_scale=0.01,
+            hold_new_batches_after=0,
+            # The batches are held until rushed: nothing for the ticker to advance, and each of its
+            # passes over 10,000 batches costs the server a second of CPU.
+            tick_seconds=30,
+            access_log=False,
+            log_level="warning",
+            **own_limits,
+        )
     )
     limiter = AccountRateLimit(emulator.app, 0 if own_limits else rpm)
     counter = ConnectionCounter(limiter)

@@ -12,10 +12,11 @@ at an hour). It is capped at ``max_factor`` times the base and at ``max_interval
 never below the base.
 
 Budget: Kimi counts requests per account per minute (Tier1: 200). The budget hands out send
-times spaced ``60 / requests_per_minute`` apart (a virtual schedule, as in GCRA), so no minute
-ever carries more than the limit plus one. A 429 pauses every caller of the budget together, for
-the server's ``retry-after`` when it sends one, otherwise for a delay that doubles with each
-rate-limited request that was sent after the previous pause began.
+times spaced ``(60 + WINDOW_MARGIN_SECONDS) / requests_per_minute`` apart (a virtual schedule, as
+in GCRA): the margin keeps every 60 s window the server counts within the limit even when
+requests reach it up to a second later or earlier than they were scheduled. A 429 pauses every
+caller of the budget together, for the server's ``retry-after`` when it sends one, otherwise for
+a delay that doubles with each rate-limited request that was sent after the previous pause began.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ GROW_AFTER_SECONDS = 600.0
 MAX_GROWTH_FACTOR = 10.0
 MAX_ADAPTIVE_INTERVAL_SECONDS = 600.0
 
+WINDOW_MARGIN_SECONDS = 1.0
 FIRST_RATE_LIMIT_PAUSE_SECONDS = 1.0
 MAX_RATE_LIMIT_PAUSE_SECONDS = 120.0
 
@@ -72,7 +74,7 @@ class RequestBudget:
         if requests_per_minute < 0:
             raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
         self.requests_per_minute = requests_per_minute
-        self.spacing = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
+        self.spacing = (60.0 + WINDOW_MARGIN_SECONDS) / requests_per_minute if requests_per_minute > 0 else 0.0
         self._next_slot = -math.inf
         self.paused_until = -math.inf
         self._pause_started = -math.inf
@@ -80,9 +82,13 @@ class RequestBudget:
 
     def reserve(self, now: float) -> float:
         """Claim the next send time (>= ``now``) and return it."""
-        at = max(now, self._next_slot, self.paused_until)
+        at = self.next_free(now)
         self._next_slot = at + self.spacing
         return at
+
+    def next_free(self, now: float) -> float:
+        """The earliest send time a caller could claim at ``now`` (nothing is claimed)."""
+        return max(now, self._next_slot, self.paused_until)
 
     def is_paused(self, now: float) -> bool:
         """Whether a 429 asked every caller to hold off at ``now``."""

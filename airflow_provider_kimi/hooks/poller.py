@@ -117,8 +117,11 @@ class BatchPoller:
     async def _run_rounds(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
-            gather = self._start_by - loop.time()
-            if gather > 0:  # let the requests that come meanwhile join this round
+            # Start when the first request's patience ends, or when the budget's next send time
+            # comes if that is later: the requests that come meanwhile join this round.
+            now = loop.time()
+            gather = max(self._start_by, self.shared.budget.next_free(now)) - now
+            if gather > 0:
                 await asyncio.sleep(gather)
             self._start_by = math.inf
             if not self._pending:
