@@ -9,11 +9,11 @@ answers up to a page of batches per request, so the poller serves every due wait
   up to a tenth of their interval later, so the requests of waits that poll close together
   share one round. Requests that arrive while a round runs are served by the next round (or by
   the current one when its listing shows their batch).
-- Each round picks the cheaper way: list page by page with the largest page size the server
-  accepts, until every due batch was seen, or the pages pass the oldest due batch's
-  ``created_at``, or the pages read outnumber the batches still unseen (retrieving them is then
-  no dearer); or retrieve each due batch when the last listing says the due batches lie deeper
-  than one request each.
+- Each round picks the cheaper way: one due batch is retrieved; two or more are listed page by
+  page with the largest page size the server accepts (a page can answer a hundred waits, a
+  retrieve one), until every due batch was seen, or the pages pass the ``created_at`` of every
+  unseen one, or more pages in a row answered nothing than batches remain unseen (they lie
+  deep: retrieving them is cheaper). The rest are retrieved one by one.
 - The listing's order (newest first) is checked as it is read; once it breaks, the poller stops
   inferring that a batch was passed. Whatever the listing did (skip a batch, fail a page, stop
   early), every due batch it did not show is retrieved on its own, so no wait is missed or
@@ -64,19 +64,21 @@ class BatchPoller:
         self.page_sizes = list(LIST_PAGE_SIZES)
         self.listing = True
         self.order_trusted = True
-        # created_at of the last batch of each page of the latest listing: how deep a batch lies.
-        self.page_marks: list[float] = []
         self._pending: dict[str, list[asyncio.Future[BatchSnapshot]]] = {}
         self._created: dict[str, float] = {}
         self._rounds: asyncio.Task[None] | None = None
         # When the next round starts at the latest: the earliest a pending request may be served.
         self._start_by = math.inf
 
-    async def status(self, batch_id: str, created_at: float | None = None, within: float = 0.0) -> BatchSnapshot:
+    async def status(
+        self, batch_id: str, created_at: float | None = None, within: float = 0.0, timeout: float | None = None
+    ) -> BatchSnapshot:
         """The batch's snapshot from the next round that learns it; raises what that request raised.
 
-        ``created_at`` (learnt from an earlier snapshot) tells the round how deep to list;
-        ``within`` is how many seconds the caller lets the round wait for other requests to join.
+        ``created_at`` (learnt from an earlier snapshot) tells the round when its listing has
+        passed the batch; ``within`` is how many seconds the caller lets the round wait for other
+        requests to join; after ``timeout`` seconds ``TimeoutError`` is raised (a timer, not a
+        task: thousands of pending requests stay small).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[BatchSnapshot] = loop.create_future()
@@ -86,10 +88,13 @@ class BatchPoller:
         self._start_by = min(self._start_by, loop.time() + within)
         if self._rounds is None or self._rounds.done():
             self._rounds = loop.create_task(self._run_rounds())
+        timer = None if timeout is None else loop.call_later(max(0.0, timeout), _expire, future)
         try:
             return await future
         finally:
-            # Answered: already gone. Cancelled (the wait's deadline, a kill): forget its request.
+            if timer is not None:
+                timer.cancel()
+            # Answered: already gone. Cancelled or expired (deadline, kill): forget its request.
             self._forget(batch_id, future)
 
     def _forget(self, batch_id: str, future: asyncio.Future[BatchSnapshot]) -> None:
@@ -140,34 +145,26 @@ class BatchPoller:
                 for batch_id in due:
                     self._fail(batch_id, err)
 
-    def pages_to_reach(self, batch_ids: Iterable[str], reached: float = math.inf) -> int | None:
-        """Pages still to read, from a listing that reached ``reached``, until every batch in
-        ``batch_ids`` was passed (by the latest listing's depths); ``None`` when a depth is unknown."""
-        depths = [self._created.get(batch_id) for batch_id in batch_ids]
-        if not depths or any(depth is None for depth in depths):
-            return None
-        oldest = min(depth for depth in depths if depth is not None)
-        return 1 + sum(1 for mark in self.page_marks if oldest <= mark < reached)
-
     def should_list(self, due: list[str]) -> bool:
-        """Whether listing is likely cheaper than one retrieve per due batch."""
-        if not self.listing or len(due) < 2:
-            return False
-        pages = self.pages_to_reach(due)
-        # Without a depth for every batch, list: the listing's own stop rule bounds what it costs.
-        return pages is None or pages < len(due)
+        """List when two or more batches are due: a page may answer them all, a retrieve one."""
+        return self.listing and len(due) >= 2
 
     async def _list(self, due: list[str]) -> None:
-        """List pages until the due batches are seen or listing stops paying; answer what it shows."""
+        """List pages until the due batches are seen or listing stops paying; answer what it shows.
+
+        Every pending request a page shows is answered, including those that came after the round
+        began, so a long listing serves the waits that fall due while it runs.
+        """
         unseen = set(due)
         after: str | None = None
         reached = math.inf
-        marks: list[float] = []
+        idle_pages = 0  # pages in a row that answered no request
         while True:
             body = await self._page(after)
             if body is None:
                 return
             data = body.get("data") or []
+            answered = 0
             for item in data:
                 created = item.get("created_at")
                 if isinstance(created, (int, float)):
@@ -176,34 +173,31 @@ class BatchPoller:
                     reached = created
                 batch_id = item.get("id")
                 if batch_id in self._pending:
-                    self.counts.served_by_list += 1
+                    answered += 1
                     self._answer(batch_id, batch_snapshot(item))
                     unseen.discard(batch_id)
-            if reached != math.inf:
-                marks.append(reached)
+            self.counts.served_by_list += answered
+            idle_pages = 0 if answered else idle_pages + 1
             if not body.get("has_more") or not data:
-                self.page_marks = marks  # a complete listing: the depth of every batch in it
                 return
             unseen = {batch_id for batch_id in unseen if batch_id in self._pending}
-            if self._listing_done(unseen, len(marks), reached):
-                if len(marks) > len(self.page_marks):
-                    self.page_marks = marks
+            if self._listing_done(unseen, idle_pages, reached):
                 return
             after = str(data[-1].get("id"))
 
-    def _listing_done(self, unseen: set[str], pages: int, reached: float) -> bool:
-        """Whether to stop listing: nothing due is unseen, every unseen batch was passed (the
-        listing skipped it), or retrieving the unseen ones costs no more than the pages left."""
-        if not unseen:
+    def _listing_done(self, unseen: set[str], idle_pages: int, reached: float) -> bool:
+        """Whether to stop listing and retrieve the rest.
+
+        Stop when nothing due is unseen; when the order holds and every unseen batch was created
+        after the pages' position (the listing passed it without showing it); or when more pages
+        in a row answered nothing than there are unseen batches (they lie deep: retrieving them
+        is cheaper, and a listing never costs more than twice what retrieving would have).
+        """
+        if not unseen or idle_pages >= len(unseen):
             return True
         if not self.order_trusted:
-            return pages >= len(unseen)
-        if all(self._created.get(batch_id, -math.inf) > reached for batch_id in unseen):
-            return True
-        remaining = self.pages_to_reach(unseen, reached)
-        if remaining is None:  # depths unknown: stop once the pages read outnumber the unseen
-            return pages >= len(unseen)
-        return remaining >= len(unseen)
+            return False
+        return all(self._created.get(batch_id, -math.inf) > reached for batch_id in unseen)
 
     async def _page(self, after: str | None) -> dict[str, Any] | None:
         """One page of the batch list as JSON, at the largest page size the server accepts.
@@ -252,6 +246,11 @@ class BatchPoller:
                     self._answer(batch_id, snapshot)
 
         await asyncio.gather(*(worker() for _ in range(min(len(queue), self.shared.max_in_flight))))
+
+
+def _expire(future: asyncio.Future[BatchSnapshot]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("the wait's deadline passed before its batch's status came"))
 
 
 def poller_for(shared: SharedAsyncClient) -> BatchPoller:

@@ -144,9 +144,13 @@ class KimiBatchTrigger(BaseTrigger):
                 return self._event("timeout", core.timed_out().message)
             core.polling(now)
             try:
-                request = poller.status(self.batch_id, core.created_at, within=core.interval(now) * GATHER_SHARE)
-                snapshot = await asyncio.wait_for(request, self.end_time - now)
-            except asyncio.TimeoutError:
+                snapshot = await poller.status(
+                    self.batch_id,
+                    core.created_at,
+                    within=core.interval(now) * GATHER_SHARE,
+                    timeout=self.end_time - now,
+                )
+            except TimeoutError:
                 return self._event("timeout", core.timed_out().message)
             except Exception as err:
                 failure = self._failure(err, shared)

@@ -182,26 +182,26 @@ def test_one_round_lists_down_to_batches_older_than_a_page_at_the_largest_page_a
     assert poller.counts.served_by_list == 10
     assert poller.counts.retrieves == 0
     assert reads(emulator)[1] == 0
-    assert len(poller.page_marks) == 4
 
 
-def test_a_round_retrieves_when_the_due_batches_lie_deeper_than_one_request_each(fleet_server, tmp_path):
+def test_a_batch_deep_under_pages_that_answer_nothing_is_retrieved(fleet_server, tmp_path):
     emulator, _ = fleet_server(max_list_limit=20)
-    batch_ids = create_batches(emulator, tmp_path, 40)
+    batch_ids = create_batches(emulator, tmp_path, 70)
+    answers, poller = one_round([batch_ids[-1], batch_ids[0]])  # the newest, and the oldest four pages down
+    assert [a["id"] for a in answers] == [batch_ids[-1], batch_ids[0]]
+    # Page 1 answers the newest; page 2 answers nothing, as many idle pages as batches unseen:
+    # the oldest is retrieved rather than listed down to.
+    assert poller.counts.served_by_list == 1
+    assert poller.counts.retrieves == 1
+    assert reads(emulator) == (4, 1)  # 100 and 50 refused, then two pages of 20
 
-    async def scenario() -> BatchPoller:
-        async with async_clients.shared_client("kimi_default") as shared:
-            poller = poller_for(shared)
-            await asyncio.gather(*(poller.status(b) for b in batch_ids))  # a full listing: the depths
-            oldest = [(b, (await poller.status(b))["created_at"]) for b in batch_ids[:2]]
-            poller.page_marks = [float(oldest[0][1]) + 1] * 3 + [float(oldest[0][1])]  # four pages deep
-            lists_before = poller.counts.pages
-            await asyncio.gather(*(poller.status(b, created) for b, created in oldest))
-            assert poller.counts.pages == lists_before
-            return poller
 
-    poller = asyncio.run(scenario())
-    assert poller.counts.retrieves >= 2
+def test_one_due_batch_is_retrieved(fleet_server, tmp_path):
+    emulator, _ = fleet_server()
+    batch_id = create_batches(emulator, tmp_path, 3)[1]
+    answers, _ = one_round([batch_id])
+    assert answers[0]["id"] == batch_id
+    assert reads(emulator) == (0, 1)
 
 
 def test_a_batch_the_listing_leaves_out_is_retrieved(fleet_server, tmp_path):
