@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup setup-airflow2 demo test unit test-airflow2 check-wheel lint typecheck
+.PHONY: setup setup-airflow2 demo ui test unit test-airflow2 check-wheel lint typecheck
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -44,3 +44,10 @@ check-wheel: setup
 	UV="$(UV)" PYTHON="$(PYTHON)" ci/check_wheel.sh
 
 test: lint typecheck unit test-airflow2 check-wheel
+
+# The example DAGs in a local Airflow UI (standalone) against the local Kimi server; Ctrl-C stops it.
+# PORT picks the UI's port; KIMI_ARGS go to `kimi-batch emulator` (e.g. KIMI_ARGS="--time-scale 5").
+PORT ?= 8080
+KIMI_ARGS ?=
+ui: setup
+	$(RUN) python scripts/ui.py --port $(PORT) -- $(KIMI_ARGS)

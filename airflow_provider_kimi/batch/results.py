@@ -295,11 +295,13 @@ def _bad(source: str, line_number: int, reason: str) -> ResultsFileError:
     return ResultsFileError(source or "<line>", line_number or None, reason)
 
 
-def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60) -> str:
-    """A plain-text table of results for logs: custom_id, status, tokens, answer or error.
+TABLE_HEADER = ("custom_id", "status", "tokens", "answer / error")
 
-    Reads at most ``limit`` results from ``results`` (all when ``None``).
-    """
+
+def table_rows(
+    results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60
+) -> list[tuple[str, str, str, str]]:
+    """One row per result (custom_id, status, tokens, answer or error), at most ``limit`` of them."""
     rows: list[tuple[str, str, str, str]] = []
     for index, result in enumerate(results):
         if limit is not None and index >= limit:
@@ -314,11 +316,19 @@ def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_
                 _truncate(_one_line(text or ""), answer_width),
             )
         )
-    header = ("custom_id", "status", "tokens", "answer / error")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    return rows
+
+
+def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60) -> str:
+    """A plain-text table of results for logs: custom_id, status, tokens, answer or error.
+
+    Reads at most ``limit`` results from ``results`` (all when ``None``).
+    """
+    rows = table_rows(results, limit, answer_width)
+    widths = [max(len(row[i]) for row in [TABLE_HEADER, *rows]) for i in range(3)]
     lines = [
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
-        for row in [header, *rows]
+        for row in [TABLE_HEADER, *rows]
     ]
     return "\n".join(lines)
 
