@@ -135,9 +135,9 @@ class BatchPoller:
             due = list(self._pending)
             try:
                 listed = self.should_list(due)
-                if listed:
-                    await self._list(due)
-                rest = [batch_id for batch_id in due if batch_id in self._pending]
+                answered = await self._list(due) if listed else set()
+                # A wait answered by the listing may already ask again: that is the next round's.
+                rest = [batch_id for batch_id in due if batch_id in self._pending and batch_id not in answered]
                 if listed:
                     self.counts.fallbacks += len(rest)
                 await self._retrieve_each(rest)
@@ -149,20 +149,22 @@ class BatchPoller:
         """List when two or more batches are due: a page may answer them all, a retrieve one."""
         return self.listing and len(due) >= 2
 
-    async def _list(self, due: list[str]) -> None:
+    async def _list(self, due: list[str]) -> set[str]:
         """List pages until the due batches are seen or listing stops paying; answer what it shows.
 
         Every pending request a page shows is answered, including those that came after the round
-        began, so a long listing serves the waits that fall due while it runs.
+        began, so a long listing serves the waits that fall due while it runs. Returns the ids
+        it answered.
         """
         unseen = set(due)
+        answered_ids: set[str] = set()
         after: str | None = None
         reached = math.inf
         idle_pages = 0  # pages in a row that answered no request
         while True:
             body = await self._page(after)
             if body is None:
-                return
+                return answered_ids
             data = body.get("data") or []
             answered = 0
             for item in data:
@@ -175,14 +177,15 @@ class BatchPoller:
                 if batch_id in self._pending:
                     answered += 1
                     self._answer(batch_id, batch_snapshot(item))
+                    answered_ids.add(batch_id)
                     unseen.discard(batch_id)
             self.counts.served_by_list += answered
             idle_pages = 0 if answered else idle_pages + 1
             if not body.get("has_more") or not data:
-                return
-            unseen = {batch_id for batch_id in unseen if batch_id in self._pending}
+                return answered_ids
+            unseen = {batch_id for batch_id in unseen if batch_id in self._pending and batch_id not in answered_ids}
             if self._listing_done(unseen, idle_pages, reached):
-                return
+                return answered_ids
             after = str(data[-1].get("id"))
 
     def _listing_done(self, unseen: set[str], idle_pages: int, reached: float) -> bool:
