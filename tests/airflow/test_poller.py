@@ -76,7 +76,9 @@ def fleet_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tupl
     """An emulator behind a list tamperer, as ``kimi_default`` with an unlimited budget."""
     started: list[KimiEmulator] = []
 
-    def make(tamper: Tamper = lambda body, _call: body, **overrides: Any) -> tuple[KimiEmulator, ListTamper]:
+    def make(
+        tamper: Tamper = lambda body, _call: body, rpm: float = 0, **overrides: Any
+    ) -> tuple[KimiEmulator, ListTamper]:
         settings = {"time_scale": 0.05, "access_log": False, "log_level": "warning", "hold_new_batches_after": 0}
         emulator = KimiEmulator(EmulatorSettings(**{**settings, **overrides}))
         wrapper = ListTamper(emulator.app, tamper)
@@ -85,7 +87,7 @@ def fleet_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tupl
         started.append(emulator)
         env = airflow_connection_env(emulator.base_url, emulator.api_key, "kimi_default")
         conn = json.loads(env["AIRFLOW_CONN_KIMI_DEFAULT"])
-        conn["extra"] = {**(conn.get("extra") or {}), "max_requests_per_minute": 0, "max_retries": 0}
+        conn["extra"] = {**(conn.get("extra") or {}), "max_requests_per_minute": rpm, "max_retries": 0}
         monkeypatch.setenv("AIRFLOW_CONN_KIMI_DEFAULT", json.dumps(conn))
         return emulator, wrapper
 
@@ -170,6 +172,17 @@ def one_round(batch_ids: list[str], created: dict[str, float] | None = None) -> 
             return list(answers), poller
 
     return asyncio.run(scenario())
+
+
+def test_waits_that_ask_again_while_a_listing_runs_are_not_retrieved(fleet_server, tmp_path):
+    # Pages come 0.05 s apart and the waits poll every 0.1 s: a wait answered on the first page
+    # asks again before the listing ends. Nothing is skipped, so nothing needs a retrieve.
+    emulator, _ = fleet_server(rpm=1200, max_list_limit=20)
+    batch_ids = create_batches(emulator, tmp_path, 60)
+    results, counts = wait_all(emulator, batch_ids, finish_after=1.0, interval=0.1)
+    assert_one_success_each(results)
+    assert counts.fallbacks == 0
+    assert counts.served_by_list > 2 * len(batch_ids)
 
 
 def test_one_round_lists_down_to_batches_older_than_a_page_at_the_largest_page_accepted(fleet_server, tmp_path):
