@@ -63,6 +63,11 @@ def concurrent_requests_for(requests_per_minute: float) -> int:
     return max(MIN_CONCURRENT_REQUESTS, min(MAX_CONCURRENT_REQUESTS, math.ceil(requests_per_minute / 120)))
 
 
+def _spacing(requests_per_minute: float) -> float:
+    """Seconds between send times: the limit's share of a minute plus the window margin."""
+    return (60.0 + WINDOW_MARGIN_SECONDS) / requests_per_minute if requests_per_minute > 0 else 0.0
+
+
 class RequestBudget:
     """The send schedule every poll of one connection shares (see the module doc).
 
@@ -74,7 +79,8 @@ class RequestBudget:
         if requests_per_minute < 0:
             raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
         self.requests_per_minute = requests_per_minute
-        self.spacing = (60.0 + WINDOW_MARGIN_SECONDS) / requests_per_minute if requests_per_minute > 0 else 0.0
+        self.configured_per_minute = requests_per_minute
+        self.spacing = _spacing(requests_per_minute)
         self._next_slot = -math.inf
         self.paused_until = -math.inf
         self._pause_started = -math.inf
@@ -89,6 +95,19 @@ class RequestBudget:
     def next_free(self, now: float) -> float:
         """The earliest send time a caller could claim at ``now`` (nothing is claimed)."""
         return max(now, self._next_slot, self.paused_until)
+
+    def adopt_limit(self, requests_per_minute: float) -> None:
+        """Keep to the limit the server announced (when the connection set none of its own).
+
+        The slot already handed out keeps its time; the ones after it are spaced anew.
+        """
+        if requests_per_minute <= 0 or requests_per_minute == self.requests_per_minute:
+            return
+        old_spacing = self.spacing
+        self.requests_per_minute = requests_per_minute
+        self.spacing = _spacing(requests_per_minute)
+        if self._next_slot != -math.inf:
+            self._next_slot += self.spacing - old_spacing
 
     def is_paused(self, now: float) -> bool:
         """Whether a 429 asked every caller to hold off at ``now``."""

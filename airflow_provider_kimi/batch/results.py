@@ -32,6 +32,10 @@ class SupportsOpenBinary(Protocol):
 FileSource: TypeAlias = "str | os.PathLike[str] | SupportsOpenBinary"
 """A local path, or an object that opens itself for binary reading (remote storage included)."""
 
+MAX_RESULT_LINE_BYTES = 16 * 1024 * 1024
+"""Longest result line read (16 MiB, newline not counted). A Kimi answer is a few kilobytes, a
+long one a few hundred; a longer line is a corrupt or hostile file, refused before it fills memory."""
+
 
 class ResultsFileError(ValueError):
     """A file that cannot be read, or a line that is not a result line; names file and line."""
@@ -71,7 +75,11 @@ class BatchResult:
     """One line of an output or error file, flattened.
 
     Token counts are 0 where the line reports no usage. ``cached_tokens`` is part of
-    ``prompt_tokens``. ``source`` and ``line_number`` say where the line was read, so a
+    ``prompt_tokens`` (``usage.prompt_tokens_details.cached_tokens``); the tokens a thinking
+    model spent on ``reasoning_content`` are part of ``completion_tokens``. ``finish_reason``
+    ``"length"`` means the answer was cut at ``max_tokens``; ``"tool_calls"`` means the model
+    answered with ``tool_calls`` (the OpenAI shape: ``id``, ``type``, ``function.name``,
+    ``function.arguments``) rather than text. ``source`` and ``line_number`` say where the line was read, so a
     duplicate or an odd answer can be found again. One is built per line of files that run to
     millions of lines, so it is not frozen: a frozen dataclass takes three times as long to build.
     """
@@ -81,6 +89,8 @@ class BatchResult:
     status_code: int | None = None
     answer: str | None = None
     finish_reason: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -147,10 +157,13 @@ def decode_line(raw: bytes, name: str, line_number: int) -> dict[str, Any] | Non
     return value
 
 
-def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(
+    source: FileSource, max_line_bytes: int = MAX_RESULT_LINE_BYTES
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file, streaming.
 
-    Line numbers count from 1 and include blank lines, so they match an editor's.
+    Line numbers count from 1 and include blank lines, so they match an editor's. A line longer
+    than ``max_line_bytes`` raises ``ResultsFileError``.
     """
     name = source_name(source)
     with open_binary(source) as handle:
@@ -158,6 +171,8 @@ def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             for raw in handle:
                 line_number += 1
+                if len(raw) > max_line_bytes and len(raw.rstrip(b"\r\n")) > max_line_bytes:
+                    raise line_too_long(name, line_number, max_line_bytes)
                 value = decode_line(raw, name, line_number)
                 if value is not None:
                     yield line_number, value
@@ -172,30 +187,66 @@ class ChunkedResultsReader:
     file does not end with a newline. Line numbers match the file's, as ``iter_json_lines`` counts.
     """
 
-    def __init__(self, name: str, sink: Callable[[BatchResult], None]) -> None:
+    def __init__(
+        self, name: str, sink: Callable[[BatchResult], None], max_line_bytes: int = MAX_RESULT_LINE_BYTES
+    ) -> None:
         self.name = name
         self.sink = sink
-        self._rest = b""
+        self.max_line_bytes = max_line_bytes
+        # The start of an unfinished line, as the chunks that hold it: joined once, when it ends,
+        # so a line spread over many chunks costs its length, not its length times the chunks.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._line_number = 0
 
     def feed(self, chunk: bytes) -> None:
         """Parse every line that ``chunk`` completes."""
-        lines = (self._rest + chunk).split(b"\n") if self._rest else chunk.split(b"\n")
-        self._rest = lines.pop()
+        end = chunk.find(b"\n")
+        if end == -1:
+            self._hold(chunk)
+            return
+        start = 0
+        if self._pending:
+            self._hold(chunk[:end])
+            self._line(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+            start = end + 1
+        lines = chunk[start:].split(b"\n")
+        rest = lines.pop()
         for raw in lines:
             self._line(raw)
+        if rest:
+            self._hold(rest)
 
     def close(self) -> None:
         """Parse the last line, when the file ended without a newline."""
-        if self._rest:
-            self._line(self._rest)
-            self._rest = b""
+        if self._pending:
+            raw = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._line(raw)
+
+    def _hold(self, piece: bytes) -> None:
+        self._pending_bytes += len(piece)
+        if self._pending_bytes > self.max_line_bytes:
+            raise line_too_long(self.name, self._line_number + 1, self.max_line_bytes)
+        self._pending.append(piece)
 
     def _line(self, raw: bytes) -> None:
+        if len(raw) > self.max_line_bytes:
+            raise line_too_long(self.name, self._line_number + 1, self.max_line_bytes)
         self._line_number += 1
         value = decode_line(raw, self.name, self._line_number)
         if value is not None:
             self.sink(parse_result_line(value, source=self.name, line_number=self._line_number))
+
+
+def line_too_long(name: str, line_number: int, limit: int) -> ResultsFileError:
+    """The error for a line over the length limit, raised before the line is held whole."""
+    return ResultsFileError(
+        name, line_number, f"line is longer than {limit} bytes; a result line is far shorter, is this a results file?"
+    )
 
 
 def iter_results(output: FileSource | None, error: FileSource | None = None) -> Iterator[BatchResult]:
@@ -255,10 +306,11 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
     except ValueError as exc:
         raise _bad(source, line_number, f"{custom_id}: {exc}") from None
 
-    answer = finish_reason = error_type = error_code = message = None
+    answer = finish_reason = reasoning = error_type = error_code = message = None
+    tool_calls = None
     if 200 <= status_code < 300:
         status = _SUCCEEDED
-        answer, finish_reason = _first_choice(body)
+        answer, finish_reason, reasoning, tool_calls = _first_choice(body)
     else:
         status = _FAILED
         body_error = body.get("error") if type(body) is dict else None
@@ -274,6 +326,8 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
         status_code=status_code,
         answer=answer,
         finish_reason=finish_reason,
+        reasoning_content=reasoning,
+        tool_calls=tool_calls,
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total,
@@ -333,21 +387,36 @@ def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_
     return "\n".join(lines)
 
 
-def _first_choice(body: Any) -> tuple[str | None, str | None]:
-    """The first choice's answer text and finish reason; content given as parts is joined."""
+_NO_CHOICE: tuple[None, None, None, None] = (None, None, None, None)
+
+
+def _first_choice(body: Any) -> tuple[str | None, str | None, str | None, list[dict[str, Any]] | None]:
+    """The first choice's answer text, finish reason, reasoning and tool calls.
+
+    Content given as parts is joined; tool calls that are not objects are dropped.
+    """
     choices = body.get("choices") if type(body) is dict else None
     if type(choices) is not list or not choices or type(choices[0]) is not dict:
-        return None, None
+        return _NO_CHOICE
     choice = choices[0]
     message = choice.get("message")
-    content = message.get("content") if type(message) is dict else None
+    if type(message) is not dict:
+        return None, _opt_str(choice.get("finish_reason")), None, None
+    content = message.get("content")
     if type(content) is list:
         content = "".join(
             part["text"]
             for part in content
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
         )
-    return (content if type(content) is str else None), _opt_str(choice.get("finish_reason"))
+    calls = message.get("tool_calls")
+    tool_calls = [call for call in calls if type(call) is dict] if type(calls) is list and calls else None
+    return (
+        content if type(content) is str else None,
+        _opt_str(choice.get("finish_reason")),
+        _opt_str(message.get("reasoning_content")),
+        tool_calls,
+    )
 
 
 def _usage(body: Any) -> tuple[int, int, int, int]:

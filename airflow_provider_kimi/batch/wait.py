@@ -33,7 +33,7 @@ from typing import Literal
 
 from airflow_provider_kimi.batch.polling import adaptive_poll_interval
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, describe_progress
-from airflow_provider_kimi.batch.status import known_status
+from airflow_provider_kimi.batch.status import UnknownBatchStatusError, known_status
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 # HTTP answers worth another try: the service or the network hiccupped. Any other 4xx will not
@@ -41,10 +41,6 @@ DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 TRANSIENT_HTTP_STATUSES = frozenset({408, 409, 429})
 
 Action = Literal["finish", "poll", "timeout", "give_up"]
-
-
-class UnknownBatchStatusError(ValueError):
-    """Kimi reported a batch status this provider does not know."""
 
 
 @dataclass(frozen=True)
@@ -161,10 +157,7 @@ class WaitCore:
             return Step("finish", progress, snapshot=snapshot)
         if known is None:
             if not self.deferred:
-                raise UnknownBatchStatusError(
-                    f"Batch {self.batch_id} reports status {status!r}, which this provider does not know: "
-                    "Kimi's API has changed and airflow-provider-kimi needs an update. The batch keeps running."
-                )
+                raise UnknownBatchStatusError(status)
             return self._again(
                 now,
                 f"Batch {self.batch_id} reports status {status!r}, which this provider does not know (update "

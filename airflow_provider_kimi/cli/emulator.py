@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 DEFAULT_PORT = 8765
+API_KEY_VARIABLE = "KIMI_EMULATOR_API_KEY"
 
 
 def _non_negative(value: str) -> float:
@@ -43,7 +45,12 @@ def register(subparsers: Any) -> None:
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     net.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
-    net.add_argument("--api-key", help="the only key accepted; without it any non-empty key is accepted")
+    net.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_VARIABLE) or None,
+        help=f"the only key accepted, on the admin routes too; without it any non-empty key is accepted. "
+        f"Prefer the {API_KEY_VARIABLE} environment variable: arguments show in ps",
+    )
     net.add_argument("--state-dir", type=Path, help="keep files and batches here, across restarts")
 
     timing = parser.add_argument_group("timing")
@@ -76,6 +83,25 @@ def register(subparsers: Any) -> None:
     )
     rules.add_argument("--max-total-gb", type=float, default=10.0, help="quota of all files together (GB)")
     rules.add_argument(
+        "--max-batch-files", type=int, default=1000, help="batch-file quota of the organization (default 1000)"
+    )
+    rules.add_argument(
+        "--result-files-free",
+        action="store_true",
+        help="output and error files do not count against the batch-file quota (by default they do)",
+    )
+    rules.add_argument(
+        "--ordered", action="store_true", help="result lines in input order (by default a seeded shuffle)"
+    )
+
+    limits = parser.add_argument_group("account rate limits (per API key; none unless set)")
+    limits.add_argument("--tier", type=int, choices=range(6), help="Kimi's tier 0..5: its concurrency and RPM")
+    limits.add_argument("--rpm", type=int, help="requests per minute per key (wins over --tier)")
+    limits.add_argument("--concurrency", type=int, help="requests in flight per key (wins over --tier)")
+    limits.add_argument(
+        "--rate-window", type=float, default=60.0, help="length of the rate-limit window in seconds (default 60)"
+    )
+    rules.add_argument(
         "--hold-new-batches-after",
         type=int,
         help="new batches pause after this many requests (release them through the admin routes)",
@@ -89,7 +115,7 @@ def register(subparsers: Any) -> None:
         help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,lost=0.02,slow=0.05 "
         "(lost: the call is carried out but its answer never arrives)",
     )
-    faults.add_argument("--seed", type=int, help="seed of the fault schedule")
+    faults.add_argument("--seed", type=int, help="seed of the fault schedule and of the result order")
     faults.add_argument("--retry-after", type=_non_negative, default=1.0, help="retry-after of injected 429s (s)")
     faults.add_argument("--slow-seconds", type=_non_negative, default=2.0, help="delay of a slow answer (s)")
 
@@ -122,6 +148,13 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         max_files=args.max_files,
         max_total_bytes=int(args.max_total_gb * GIB),
         max_list_limit=args.max_list_limit,
+        max_batch_files=args.max_batch_files,
+        result_files_count=not args.result_files_free,
+        ordered_results=args.ordered,
+        tier=args.tier,
+        rpm=args.rpm,
+        concurrency=args.concurrency,
+        rate_window_seconds=args.rate_window,
         hold_new_batches_after=args.hold_new_batches_after,
         faults=args.faults,
         seed=args.seed,
@@ -142,11 +175,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"kimi-batch emulator: {exc}", file=sys.stderr)
         return 2
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: end quietly with 0.
+    from airflow_provider_kimi.emulator.server import ListenError
+    from airflow_provider_kimi.emulator.store import StateError
+
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         KimiEmulator(settings).run_forever(announce=_announce)
     except KeyboardInterrupt:
         pass
+    except (StateError, ListenError) as exc:
+        print(f"kimi-batch emulator: {exc}", file=sys.stderr)
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
     print("emulator stopped", flush=True)
@@ -157,8 +196,25 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def mask_key(key: str) -> str:
+    """A key as a log may show it: its last four characters at most, and only of a long key."""
+    return f"****{key[-4:]}" if len(key) >= 16 else "****"
+
+
 def _announce(emulator: KimiEmulator) -> None:
     key = emulator.settings.api_key
     print(f"Kimi Batch API emulator serving on {emulator.base_url}", flush=True)
     print(f"admin routes under {emulator.url}/_emulator", flush=True)
-    print(f"Authorization: Bearer {key if key else '<any non-empty key>'}; Ctrl-C to stop", flush=True)
+    shown = f"the configured key ({mask_key(key)})" if key else "<any non-empty key>"
+    print(f"Authorization: Bearer {shown}; Ctrl-C to stop", flush=True)
+    rpm, concurrency = emulator.settings.account_limits
+    if rpm is not None or concurrency is not None:
+        shown = ", ".join(
+            text
+            for text in (
+                None if rpm is None else f"{rpm} requests a minute",
+                None if concurrency is None else f"{concurrency} in flight",
+            )
+            if text
+        )
+        print(f"account rate limits per key: {shown}", flush=True)

@@ -72,7 +72,9 @@ class SharedAsyncClient:
         self.settings = settings
         self.budget = budget
         # No SDK retries: :meth:`call` retries, so every attempt spends the budget.
-        self.client = client if client is not None else KimiClientFactory(settings).async_client(max_retries=0)
+        self.client = (
+            client if client is not None else KimiClientFactory(settings).async_client(max_retries=0, budget=budget)
+        )
         self.max_in_flight = concurrent_requests_for(settings.max_requests_per_minute)
         self._gate = asyncio.Semaphore(self.max_in_flight)
         self.users = 0
@@ -160,9 +162,10 @@ async def acquire_client(conn_id: str) -> SharedAsyncClient:
             if shared is None:
                 settings = await KimiBatchHook(kimi_conn_id=conn_id).aget_settings()
                 budget = registry.budgets.get(conn_id)
-                if budget is None or budget.requests_per_minute != settings.max_requests_per_minute:
+                if budget is None or budget.configured_per_minute != settings.max_requests_per_minute:
                     budget = registry.budgets[conn_id] = RequestBudget(settings.max_requests_per_minute)
-                client = await asyncio.to_thread(KimiClientFactory(settings).async_client, max_retries=0)
+                factory = KimiClientFactory(settings)
+                client = await asyncio.to_thread(factory.async_client, max_retries=0, budget=budget)
                 shared = registry.clients[conn_id] = SharedAsyncClient(conn_id, settings, budget, client)
     shared.users += 1
     return shared

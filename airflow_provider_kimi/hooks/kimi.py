@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,10 +17,14 @@ from openai import AsyncOpenAI, OpenAI
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL, complete_base_url
+from airflow_provider_kimi.batch.identity import same_batch
+from airflow_provider_kimi.batch.polling import RequestBudget
+from airflow_provider_kimi.batch.server_limits import ServerRateLimit
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
 from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, Step, WaitCore
-from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
-from airflow_provider_kimi.hooks.errors import explained_errors, poll_failure
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiFileQuotaError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import explained_errors, file_quota_message, is_file_quota_error, poll_failure
+from airflow_provider_kimi.hooks.server_limits import async_http_client, server_limit_for, sync_http_client
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -46,31 +51,49 @@ class KimiClientSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     # Requests a minute all async waits of this connection share in one process; 0 = unlimited.
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
+    # True when the connection sets no budget: the limit the server announces is adopted.
+    learn_requests_per_minute: bool = True
+
+    def client_kwargs(self, max_retries: int | None = None) -> dict[str, Any]:
+        """The openai client arguments these settings give (``max_retries`` overridable)."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries if max_retries is None else max_retries,
+        }
+
+    @property
+    def server_limit(self) -> ServerRateLimit:
+        """What the server said about this key's rate limit, shared by every client in the process."""
+        return server_limit_for(self.api_key, self.base_url)
 
 
 @dataclass(frozen=True)
 class KimiClientFactory:
     """Builds the synchronous and the async client from one connection's settings, so they cannot drift.
 
-    ``max_retries`` overrides the connection's SDK retries (the triggers' shared client retries
-    itself, through the request budget, and asks for 0).
+    Both wait for the server's rate-limit reset when the key has no request left. ``max_retries``
+    overrides the connection's SDK retries (the triggers' shared client retries itself, through
+    the request budget, and asks for 0).
     """
 
     settings: KimiClientSettings
 
-    def _options(self, max_retries: int | None) -> dict[str, Any]:
-        s = self.settings
-        retries = s.max_retries if max_retries is None else max_retries
-        return {"api_key": s.api_key, "base_url": s.base_url, "timeout": s.timeout, "max_retries": retries}
-
     def sync_client(self, *, max_retries: int | None = None) -> OpenAI:
         """A blocking client, for tasks."""
-        return OpenAI(**self._options(max_retries))
+        s = self.settings
+        return OpenAI(**s.client_kwargs(max_retries), http_client=sync_http_client(s.server_limit, s.timeout))
 
-    def async_client(self, *, max_retries: int | None = None) -> AsyncOpenAI:
-        """An async client, for the triggerer. Building one loads the TLS trust store (tens of
-        milliseconds of CPU): callers on an event loop run this in a thread."""
-        return AsyncOpenAI(**self._options(max_retries))
+    def async_client(self, *, max_retries: int | None = None, budget: RequestBudget | None = None) -> AsyncOpenAI:
+        """An async client, for the triggerer; given a ``budget`` and a connection that sets no
+        limit of its own, the budget adopts the limit the server announces. Building one loads
+        the TLS trust store (tens of milliseconds of CPU): callers on an event loop run this in a
+        thread."""
+        s = self.settings
+        on_limit = budget.adopt_limit if budget is not None and s.learn_requests_per_minute else None
+        http_client = async_http_client(s.server_limit, s.timeout, on_limit)
+        return AsyncOpenAI(**s.client_kwargs(max_retries), http_client=http_client)
 
 
 def resolve_client_settings(
@@ -109,6 +132,7 @@ def resolve_client_settings(
         timeout=timeout,
         max_retries=max_retries,
         max_requests_per_minute=_requests_per_minute(conn_id, extra),
+        learn_requests_per_minute="max_requests_per_minute" not in extra,
     )
 
 
@@ -233,7 +257,10 @@ class KimiBatchHook(BaseHook):
 
     @cached_property
     def client(self) -> OpenAI:
-        """One synchronous client per hook, so its HTTP connections are reused."""
+        """One synchronous client per hook, so its HTTP connections are reused.
+
+        It waits for the server's rate-limit reset instead of sending when the key has no request left.
+        """
         return KimiClientFactory(self.settings).sync_client()
 
     async def aget_settings(self) -> KimiClientSettings:
@@ -275,10 +302,16 @@ class KimiBatchHook(BaseHook):
         """
         name, source = _upload_tuple(file, filename)
         files = self.client.files if retry else self.client.with_options(max_retries=0).files
-        if isinstance(source, bytes):
-            return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
-        with source.open("rb") as handle:
-            return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        try:
+            if isinstance(source, bytes):
+                return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+            with source.open("rb") as handle:
+                return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        except openai.BadRequestError as err:
+            if not is_file_quota_error(err):
+                raise
+            purposes: Counter[str] = Counter(str(held.purpose) for held in self.list_files())
+            raise KimiFileQuotaError(file_quota_message(err, self.kimi_conn_id, purposes)) from err
 
     def get_file(self, file_id: str) -> FileObject:
         """One file's metadata (404 raises ``openai.NotFoundError``)."""
@@ -342,11 +375,11 @@ class KimiBatchHook(BaseHook):
 
     def get_batch(self, batch_id: str) -> Batch:
         """The batch as Kimi reports it now."""
-        return self.client.batches.retrieve(batch_id)
+        return same_batch(batch_id, self.client.batches.retrieve(batch_id))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask Kimi to cancel; the batch goes ``cancelling`` then ``cancelled`` with partial results."""
-        return self.client.batches.cancel(batch_id)
+        return same_batch(batch_id, self.client.batches.cancel(batch_id))
 
     def iter_batches(self, page_size: int = 100) -> Iterator[Batch]:
         """Every batch of the organisation, newest first, following ``has_more`` page by page."""

@@ -37,6 +37,7 @@ from typing import Any
 
 import openai
 
+from airflow_provider_kimi.batch.identity import same_batch
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
 from airflow_provider_kimi.hooks.async_clients import SharedAsyncClient
 
@@ -242,7 +243,8 @@ class BatchPoller:
                     response = await self.shared.call(
                         lambda client, batch_id=batch_id: client.batches.with_raw_response.retrieve(batch_id)  # type: ignore[misc]
                     )
-                    snapshot = batch_snapshot(json.loads(response.content))
+                    # An answer about another batch is refused, as the hook refuses it.
+                    snapshot = batch_snapshot(same_batch(batch_id, json.loads(response.content)))
                 except Exception as err:
                     self._fail(batch_id, err)
                 else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
-from airflow_provider_kimi.batch.wait import PollFailure, UnknownBatchStatusError, WaitCore
+from airflow_provider_kimi.batch.status import UnknownBatchStatusError
+from airflow_provider_kimi.batch.wait import PollFailure, WaitCore
 
 T0 = 1_000_000.0
 
@@ -63,7 +64,7 @@ def test_an_unknown_status_ends_a_deferred_wait_only_at_its_deadline():
 
 
 def test_an_unknown_status_raises_in_a_blocking_wait_naming_it_and_asking_for_an_update():
-    with pytest.raises(UnknownBatchStatusError, match=r"'paused_by_kimi'.*needs an update"):
+    with pytest.raises(UnknownBatchStatusError, match=r"'paused_by_kimi'.*update the provider"):
         core(deferred=False).observe(snap("paused_by_kimi"), T0)
 
 
