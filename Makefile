@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup setup-airflow2 demo test unit test-airflow2 check-wheel lint typecheck
+.PHONY: setup setup-airflow2 demo test unit test-airflow2 check-wheel lint typecheck setup-distributed test-distributed
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -43,4 +43,18 @@ test-airflow2: setup-airflow2
 check-wheel: setup
 	UV="$(UV)" PYTHON="$(PYTHON)" ci/check_wheel.sh
 
-test: lint typecheck unit test-airflow2 check-wheel
+# The distributed lane: PostgreSQL, Redis, two Celery workers, two triggerers, S3 (moto) and the
+# UI in Chromium, all started by tests/distributed. Debian's packages are installed when missing;
+# the Python ones come from the lock's `distributed` group, in an environment of its own
+# (.venv-distributed), so the other targets' environment stays as it is.
+DISTRIBUTED_ENV := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-distributed
+setup-distributed: setup
+	@ci/apt_install.sh postgresql redis-server chromium
+	@$(DISTRIBUTED_ENV) $(UV) sync --frozen --group distributed --python $(PYTHON) --quiet
+
+test-distributed: setup-distributed
+	@start=$$(date +%s); status=0; \
+	$(DISTRIBUTED_ENV) $(UV) run --frozen --no-sync pytest tests/distributed -p no:cacheprovider || status=$$?; \
+	echo "distributed lane: $$(( $$(date +%s) - start )) s"; exit $$status
+
+test: lint typecheck unit test-airflow2 check-wheel test-distributed
