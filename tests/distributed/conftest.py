@@ -48,6 +48,7 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
                     "AIRFLOW__CELERY__BROKER_URL": redis.url,
                     "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.url,
                     "AIRFLOW__CORE__PARALLELISM": "8",
+                    "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",  # the UI's "Test" button
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "2",
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "8",
                     # A task whose worker died stops heartbeating: after this many seconds the

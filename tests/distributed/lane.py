@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from airflow_processes import AirflowStack, KimiServer, free_port, wait_for
 from services import S3
@@ -22,6 +22,7 @@ class Distributed:
     kimi: KimiServer
     s3: S3
     triggerer_jobs: dict[str, int]
+    finished_classifications: list[str] = field(default_factory=list)
 
     def start_triggerer(self, name: str) -> int:
         """Start (again) one triggerer and return its new job id: jobs map to processes by start order."""

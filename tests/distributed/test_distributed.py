@@ -77,6 +77,7 @@ def run_classification(lane: Distributed) -> str:
     assert lane.stack.wait_for_run(CLASSIFICATION, run_id, timeout=240) == "success"
     assert lane.kimi.stats()["batches_created"] - created_before == 1
     assert only_batch(lane, CLASSIFICATION, run_id)["status"] == "completed"
+    lane.finished_classifications.append(run_id)
     return run_id
 
 
