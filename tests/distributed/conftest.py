@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from airflow_processes import EXAMPLE_DAG, TEST_DAGS, AirflowStack, start_kimi_server
-from lane import BUCKET, DAG_IDS, TRIGGERERS, WORKERS, Distributed
+from lane import BUCKET, DAG_IDS, OPENLINEAGE_EVENTS, TRIGGERERS, WORKERS, Distributed
 from services import S3, Postgres, Redis
 
 
@@ -57,6 +57,11 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
                     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 },
             )
+            # OpenLineage's own file transport: every event a component emits, one JSON a line.
+            stack.env["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
+                {"type": "file", "log_file_path": str(stack.home / OPENLINEAGE_EVENTS), "append": True}
+            )
+            stack.env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "kimi-lane"
             shutil.copy(EXAMPLE_DAG, stack.dags)
             shutil.copy(TEST_DAGS / "kimi_integration_create_retry.py", stack.dags)
             stack.airflow("db", "migrate", timeout=300)

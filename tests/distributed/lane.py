@@ -12,6 +12,7 @@ TRIGGERERS = ("triggerer-1", "triggerer-2")
 WORKERS = ("worker-1", "worker-2")
 DAG_IDS = {"example_kimi_batch_classification", "kimi_integration_create_retry"}
 WORKER_READY_SECONDS = 180
+OPENLINEAGE_EVENTS = "openlineage-events.jsonl"  # under AIRFLOW_HOME
 
 
 @dataclass

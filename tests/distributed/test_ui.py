@@ -54,7 +54,8 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     finally:
         report = getattr(request.node, "report_call", None)
         if report is not None and report.failed:
-            page.screenshot(path=ARTIFACTS / f"failed-{request.node.name}.png", full_page=True)
+            name = re.sub(r"[^\w.-]", "_", request.node.name)
+            page.screenshot(path=ARTIFACTS / f"failed-{name}.png", full_page=True)
         context.close()
 
 
