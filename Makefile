@@ -75,7 +75,7 @@ setup-distributed: setup
 
 test-distributed: setup-distributed
 	@start=$$(date +%s); status=0; \
-	$(DISTRIBUTED_ENV) $(UV) run --frozen --no-sync pytest tests/distributed -p no:cacheprovider || status=$$?; \
+	$(DISTRIBUTED_ENV) $(UV) run --frozen --no-sync pytest tests/distributed -p no:cacheprovider --durations=12 || status=$$?; \
 	echo "distributed lane: $$(( $$(date +%s) - start )) s"; exit $$status
 
-test: lint typecheck unit test-airflow2 test-lowest check-wheel test-distributed
+test: lint typecheck unit test-airflow2 check-wheel test-lowest test-distributed
