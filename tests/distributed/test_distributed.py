@@ -153,7 +153,9 @@ def test_a_killed_celery_worker_mid_create_leaves_a_retry_that_reattaches(distri
     lane.kimi.release(batch["id"])
     assert stack.wait_for_run(RETRY, run_id, timeout=240) == "success"
     assert lane.kimi.stats()["batches_created"] - created_before == 1
-    assert only_batch(lane, RETRY, run_id)["status"] == "completed"
+    finished = only_batch(lane, RETRY, run_id)
+    assert finished["status"] == "completed"
+    assert finished["request_counts"] == {"total": 3, "completed": 3, "failed": 0}  # each request ran once
     lane.start_worker(worker)
 
 
