@@ -8,7 +8,8 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: setup setup-airflow2 demo test unit test-airflow2 check-wheel lint typecheck setup-distributed test-distributed lock-lowest setup-lowest test-lowest
+.PHONY: setup setup-airflow2 demo ui test unit test-airflow2 check-wheel lint typecheck
+.PHONY: setup-distributed test-distributed lock-lowest setup-lowest test-lowest
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -60,7 +61,7 @@ setup-lowest: setup
 	@$(UV) pip sync --quiet --python $(LOWEST_PY) ci/lowest/requirements.txt
 	@$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps -e .
 
-# The unit and DAG suite at the floors (Airflow 2.11.0 and the lowest providers and libraries).
+# The unit and DAG suite at the floors (Airflow 2.11.2 and the lowest providers and libraries).
 test-lowest: setup-lowest
 	$(LOWEST_PY) -m pytest -m "not integration"
 
@@ -79,3 +80,10 @@ test-distributed: setup-distributed
 	echo "distributed lane: $$(( $$(date +%s) - start )) s"; exit $$status
 
 test: lint typecheck unit test-airflow2 check-wheel test-lowest test-distributed
+
+# The example DAGs in a local Airflow UI (standalone) against the local Kimi server; Ctrl-C stops it.
+# PORT picks the UI's port; KIMI_ARGS go to `kimi-batch emulator` (e.g. KIMI_ARGS="--time-scale 5").
+PORT ?= 8080
+KIMI_ARGS ?=
+ui: setup
+	$(RUN) python scripts/ui.py --port $(PORT) -- $(KIMI_ARGS)

@@ -79,16 +79,14 @@ def example_kimi_batch_classification() -> None:
 
     @task
     def report(manifest: dict[str, Any]) -> dict[str, str]:
-        """Log a table of custom_id, category and tokens, then the cost summary."""
+        """Log one table of custom_id, category, tokens and answer, then the cost line."""
         paths = [ObjectStoragePath(manifest[key]) for key in ("output_path", "error_path") if manifest[key]]
         categories: dict[str, str] = {}
-        answers: list[str] = []
-        lines = [f"{'custom_id':<10} {'category':<12} {'tokens':>8}"]
+        lines = [f"{'custom_id':<10} {'category':<12} {'tokens':>6}  answer"]
         for result in sorted(iter_results(*paths), key=lambda r: r.custom_id):
             answer = result.answer or str(result.error_summary)
-            categories[result.custom_id] = next((c for c in CATEGORIES if c in answer), "?")
-            answers.append(f"{result.custom_id}: {answer}")
-            lines.append(f"{result.custom_id:<10} {categories[result.custom_id]:<12} {result.total_tokens:>8}")
+            category = categories[result.custom_id] = next((c for c in CATEGORIES if c in answer), "?")
+            lines.append(f"{result.custom_id:<10} {category:<12} {result.total_tokens:>6}  {answer}")
         summary = manifest["summary"]
         lines.append(
             f"{summary['succeeded']} succeeded, {summary['failed']} failed; "
@@ -96,7 +94,7 @@ def example_kimi_batch_classification() -> None:
             f"estimated ${summary['estimated_cost_usd']:.6f} at the batch price "
             f"(${summary['realtime_cost_usd']:.6f} in real time)"
         )
-        print("\n".join(lines + answers))
+        print("\n".join(lines))
         return categories
 
     built = build_input()

@@ -104,7 +104,8 @@ def example_kimi_batch_large_dataset() -> None:
         max_bytes = int(params["max_part_bytes"]) if params else MAX_PART_BYTES
         folder = run_folder(str(run_id)) / "parts"
         folder.mkdir(parents=True, exist_ok=True)
-        parts = split_file(ObjectStoragePath(input_url), folder, max_bytes=max_bytes)
+        # A retry splits again into the same folder: overwrite replaces the parts of the try before.
+        parts = split_file(ObjectStoragePath(input_url), folder, max_bytes=max_bytes, overwrite=True)
         for part in parts:
             ids = f"{part.first_custom_id} to {part.last_custom_id}"
             print(f"{part.path}: {part.lines} requests ({ids}), {part.bytes} bytes")

@@ -14,8 +14,25 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "example_kimi_batch_classification"
+# The provider's own loggers: the tasks' operators, sensors and hooks, and the trigger.
+PROVIDER_LOGGERS = (
+    "airflow_provider_kimi",
+    "airflow.task.operators.airflow_provider_kimi",
+    "airflow.task.hooks.airflow_provider_kimi",
+)
+
+
+def logging_settings(level: str) -> dict[str, str]:
+    """Airflow's log level; below INFO's detail, the provider's stage lines stay, message only."""
+    settings = {"AIRFLOW__LOGGING__LOGGING_LEVEL": level}
+    if level in ("WARNING", "ERROR", "CRITICAL"):
+        settings["AIRFLOW__LOGGING__NAMESPACE_LEVELS"] = " ".join(f"{name}=INFO" for name in PROVIDER_LOGGERS)
+        settings["AIRFLOW__LOGGING__LOG_FORMAT"] = "%(message)s"
+    return settings
 
 
 def prepare_airflow_home() -> Path:
@@ -27,7 +44,9 @@ def prepare_airflow_home() -> Path:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("KIMI_DEMO_LOG_LEVEL", "INFO"),
+            # A key of its own, or Airflow warns that connections would be stored in clear.
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            **logging_settings(os.environ.get("KIMI_DEMO_LOG_LEVEL", "WARNING").strip().upper()),
         }
     )
     os.environ.setdefault("KIMI_EXAMPLE_STORAGE", f"file://{home}/storage")

@@ -6,8 +6,10 @@ a ``UPath``. Strings are taken as local paths.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
@@ -55,8 +57,14 @@ def display_name(path: OpenablePath) -> str:
 
 
 def open_read(path: OpenablePath) -> IO[bytes]:
-    """Open for binary reading, with a large buffer when the file is local."""
+    """Open for binary reading, with a large buffer when the file is local.
+
+    A local path must be a regular file: opening a named pipe with no writer blocks forever, and a
+    device may never end, so both are refused with ``OSError`` before they are opened.
+    """
     if is_local(path):
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a pipe or device cannot be checked)", str(path))
         return path.open("rb", buffering=BUFFER_BYTES)
     return iterable_lines(path.open("rb"))
 

@@ -17,6 +17,10 @@ so a file under it fits whichever reading the server uses."""
 MAX_LINES: Final[int | None] = None
 """Kimi documents no limit on requests per file; splitting by lines is optional."""
 
+MAX_JSON_DEPTH: Final = 64
+"""How deeply one request line may nest objects and arrays. A chat request needs about ten
+levels (tool schemas a few more); thousands of levels only serve to exhaust a parser's stack."""
+
 BATCH_MODELS: Final = frozenset({"kimi-k2.5", "kimi-k2.6"})
 """Models accepted by the Batch API. One file holds one model only."""
 

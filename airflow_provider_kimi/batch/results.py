@@ -32,6 +32,10 @@ class SupportsOpenBinary(Protocol):
 FileSource: TypeAlias = "str | os.PathLike[str] | SupportsOpenBinary"
 """A local path, or an object that opens itself for binary reading (remote storage included)."""
 
+MAX_RESULT_LINE_BYTES = 16 * 1024 * 1024
+"""Longest result line read (16 MiB, newline not counted). A Kimi answer is a few kilobytes, a
+long one a few hundred; a longer line is a corrupt or hostile file, refused before it fills memory."""
+
 
 class ResultsFileError(ValueError):
     """A file that cannot be read, or a line that is not a result line; names file and line."""
@@ -147,10 +151,13 @@ def decode_line(raw: bytes, name: str, line_number: int) -> dict[str, Any] | Non
     return value
 
 
-def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_json_lines(
+    source: FileSource, max_line_bytes: int = MAX_RESULT_LINE_BYTES
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line of a JSON Lines file, streaming.
 
-    Line numbers count from 1 and include blank lines, so they match an editor's.
+    Line numbers count from 1 and include blank lines, so they match an editor's. A line longer
+    than ``max_line_bytes`` raises ``ResultsFileError``.
     """
     name = source_name(source)
     with open_binary(source) as handle:
@@ -158,6 +165,8 @@ def iter_json_lines(source: FileSource) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             for raw in handle:
                 line_number += 1
+                if len(raw) > max_line_bytes and len(raw.rstrip(b"\r\n")) > max_line_bytes:
+                    raise line_too_long(name, line_number, max_line_bytes)
                 value = decode_line(raw, name, line_number)
                 if value is not None:
                     yield line_number, value
@@ -172,30 +181,66 @@ class ChunkedResultsReader:
     file does not end with a newline. Line numbers match the file's, as ``iter_json_lines`` counts.
     """
 
-    def __init__(self, name: str, sink: Callable[[BatchResult], None]) -> None:
+    def __init__(
+        self, name: str, sink: Callable[[BatchResult], None], max_line_bytes: int = MAX_RESULT_LINE_BYTES
+    ) -> None:
         self.name = name
         self.sink = sink
-        self._rest = b""
+        self.max_line_bytes = max_line_bytes
+        # The start of an unfinished line, as the chunks that hold it: joined once, when it ends,
+        # so a line spread over many chunks costs its length, not its length times the chunks.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._line_number = 0
 
     def feed(self, chunk: bytes) -> None:
         """Parse every line that ``chunk`` completes."""
-        lines = (self._rest + chunk).split(b"\n") if self._rest else chunk.split(b"\n")
-        self._rest = lines.pop()
+        end = chunk.find(b"\n")
+        if end == -1:
+            self._hold(chunk)
+            return
+        start = 0
+        if self._pending:
+            self._hold(chunk[:end])
+            self._line(b"".join(self._pending))
+            self._pending.clear()
+            self._pending_bytes = 0
+            start = end + 1
+        lines = chunk[start:].split(b"\n")
+        rest = lines.pop()
         for raw in lines:
             self._line(raw)
+        if rest:
+            self._hold(rest)
 
     def close(self) -> None:
         """Parse the last line, when the file ended without a newline."""
-        if self._rest:
-            self._line(self._rest)
-            self._rest = b""
+        if self._pending:
+            raw = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._line(raw)
+
+    def _hold(self, piece: bytes) -> None:
+        self._pending_bytes += len(piece)
+        if self._pending_bytes > self.max_line_bytes:
+            raise line_too_long(self.name, self._line_number + 1, self.max_line_bytes)
+        self._pending.append(piece)
 
     def _line(self, raw: bytes) -> None:
+        if len(raw) > self.max_line_bytes:
+            raise line_too_long(self.name, self._line_number + 1, self.max_line_bytes)
         self._line_number += 1
         value = decode_line(raw, self.name, self._line_number)
         if value is not None:
             self.sink(parse_result_line(value, source=self.name, line_number=self._line_number))
+
+
+def line_too_long(name: str, line_number: int, limit: int) -> ResultsFileError:
+    """The error for a line over the length limit, raised before the line is held whole."""
+    return ResultsFileError(
+        name, line_number, f"line is longer than {limit} bytes; a result line is far shorter, is this a results file?"
+    )
 
 
 def iter_results(output: FileSource | None, error: FileSource | None = None) -> Iterator[BatchResult]:
@@ -295,11 +340,13 @@ def _bad(source: str, line_number: int, reason: str) -> ResultsFileError:
     return ResultsFileError(source or "<line>", line_number or None, reason)
 
 
-def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60) -> str:
-    """A plain-text table of results for logs: custom_id, status, tokens, answer or error.
+TABLE_HEADER = ("custom_id", "status", "tokens", "answer / error")
 
-    Reads at most ``limit`` results from ``results`` (all when ``None``).
-    """
+
+def table_rows(
+    results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60
+) -> list[tuple[str, str, str, str]]:
+    """One row per result (custom_id, status, tokens, answer or error), at most ``limit`` of them."""
     rows: list[tuple[str, str, str, str]] = []
     for index, result in enumerate(results):
         if limit is not None and index >= limit:
@@ -314,11 +361,19 @@ def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_
                 _truncate(_one_line(text or ""), answer_width),
             )
         )
-    header = ("custom_id", "status", "tokens", "answer / error")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    return rows
+
+
+def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_width: int = 60) -> str:
+    """A plain-text table of results for logs: custom_id, status, tokens, answer or error.
+
+    Reads at most ``limit`` results from ``results`` (all when ``None``).
+    """
+    rows = table_rows(results, limit, answer_width)
+    widths = [max(len(row[i]) for row in [TABLE_HEADER, *rows]) for i in range(3)]
     lines = [
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
-        for row in [header, *rows]
+        for row in [TABLE_HEADER, *rows]
     ]
     return "\n".join(lines)
 

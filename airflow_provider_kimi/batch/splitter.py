@@ -5,12 +5,17 @@ and the parts concatenated give the input back. A line is never cut. ``custom_id
 unique across all parts (results are joined on it), so the splitter reads each line's id and
 refuses a duplicate, naming both lines. It does not check the rest of a line: that is the
 validator's job (``validate_file`` on each part, or on the input first).
+
+A DAG globs or lists the parts, so a folder must never mix two splits: a non-empty folder is
+refused unless ``overwrite`` is given, parts are written under temporary names and renamed only
+once the whole split has succeeded, and a prefix can only name files inside the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +26,7 @@ from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, o
 from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES, MAX_LINES
 
 PART_SUFFIX = ".jsonl"
+PARTIAL_SUFFIX = ".partial"
 _ID_PREFIX = b'{"custom_id":'
 _ID_OPENING = _ID_PREFIX + b'"'
 _QUOTE = 0x22
@@ -63,27 +69,66 @@ def split_file(
     max_bytes: int = MAX_FILE_BYTES,
     max_lines: int | None = MAX_LINES,
     prefix: str | None = None,
+    overwrite: bool = False,
 ) -> list[SplitPart]:
     """Write ``path`` as numbered parts of at most ``max_bytes`` bytes and ``max_lines`` lines.
 
     ``output_dir`` is a local directory (created if missing) or an object-storage path that
-    supports ``/`` and ``.open("wb")``. Parts are named after ``prefix`` (default: the input's
-    name without ``.jsonl``). On error no part is left behind and :class:`SplitError` says why.
+    supports ``/``, ``.open("wb")``, ``.iterdir()``, ``.rename()`` and ``.unlink()``. Parts are
+    named after ``prefix`` (default: the input's name without ``.jsonl``), a plain file name.
+    A folder that holds anything is refused unless ``overwrite``, which removes the earlier parts
+    of the same prefix (and nothing else) once the new ones are complete. On error nothing in the
+    folder has changed and :class:`SplitError` says why.
     """
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
     if max_lines is not None and max_lines < 1:
         raise ValueError(f"max_lines must be at least 1, got {max_lines}")
     source = as_path(path)
-    target = _as_directory(output_dir)
     stem = prefix if prefix is not None else _stem(source.name)
+    _check_prefix(stem)
+    target = _as_directory(output_dir)
+    earlier = _earlier_parts(target, stem, overwrite)
     written: list[Any] = []
     try:
-        return _split(source, target, stem, max_bytes, max_lines, written)
+        parts = _split(source, target, stem, max_bytes, max_lines, written)
     except BaseException:
         for part_path in written:
             _remove(part_path)
         raise
+    for old_part in earlier:
+        _remove(old_part)
+    return [_publish(target, part) for part in parts]
+
+
+def _check_prefix(stem: str) -> None:
+    """A prefix is a file name: no folder, no way out of the output folder."""
+    if not stem or stem in (".", "..") or any(sep in stem for sep in ("/", "\\", "\0")) or os.path.isabs(stem):
+        raise ValueError(f"prefix must be a plain file name (no '/', '\\' or '..'), got {stem!r}")
+
+
+def _earlier_parts(target: Any, stem: str, overwrite: bool) -> list[Any]:
+    """The folder's earlier parts of ``stem``; refuses a folder holding anything without ``overwrite``."""
+    try:
+        entries = list(target.iterdir())
+    except (FileNotFoundError, AttributeError, NotImplementedError):
+        return []
+    if entries and not overwrite:
+        shown = ", ".join(sorted(str(entry.name) for entry in entries)[:3])
+        more = f" and {len(entries) - 3} more" if len(entries) > 3 else ""
+        raise SplitError(
+            f"{target}: the output folder is not empty ({shown}{more}); a DAG reading it would mix "
+            f"two splits. Use an empty folder, or overwrite (--overwrite) to replace the parts of {stem!r}"
+        )
+    own = re.compile(rf"^\.?{re.escape(stem)}\.part-\d{{4,}}{re.escape(PART_SUFFIX)}({re.escape(PARTIAL_SUFFIX)})?$")
+    return [entry for entry in entries if own.match(str(entry.name))]
+
+
+def _publish(target: Any, part: SplitPart) -> SplitPart:
+    """Give a complete part its final name."""
+    final = target / str(part.path.name)[1 : -len(PARTIAL_SUFFIX)]
+    part.path.rename(final)
+    return SplitPart(final, part.lines, part.bytes, part.first_custom_id, part.last_custom_id)
 
 
 def _split(
@@ -121,7 +166,7 @@ def _split(
                     out = None
                     parts.append(_part(written[-1], part_lines, part_bytes, first_id, last_id))
                 if out is None:
-                    part_path = target / part_name(stem, len(parts) + 1)
+                    part_path = target / f".{part_name(stem, len(parts) + 1)}{PARTIAL_SUFFIX}"
                     written.append(part_path)
                     out = open_write(part_path)
                     part_lines = part_bytes = 0

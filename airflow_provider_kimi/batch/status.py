@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
+
+
+class UnknownBatchStatusError(ValueError):
+    """Kimi reported a status this version of the provider does not know (a new one)."""
+
+    def __init__(self, status: Any) -> None:
+        self.status = status
+        super().__init__(
+            f"Kimi reported batch status {status!r}, which this version of airflow-provider-kimi does not "
+            "know; update the provider (pip install -U airflow-provider-kimi)."
+        )
 
 
 class BatchStatus(str, Enum):
@@ -19,6 +31,11 @@ class BatchStatus(str, Enum):
     EXPIRED = "expired"
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
+
+    @classmethod
+    def _missing_(cls, value: object) -> BatchStatus:
+        """``BatchStatus("new_status")`` raises :class:`UnknownBatchStatusError`, which says what to do."""
+        raise UnknownBatchStatusError(value)
 
     @property
     def is_terminal(self) -> bool:

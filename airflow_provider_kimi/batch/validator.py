@@ -31,12 +31,14 @@ from airflow_provider_kimi.batch.limits import (
     FIXED_PARAMETERS,
     LINE_FIELDS,
     MAX_FILE_BYTES,
+    MAX_JSON_DEPTH,
     MEDIA_FILE_REFERENCE_PREFIX,
     MESSAGE_ROLES,
     METHOD,
     SUPPORTED_MIME_TYPES,
     THINKING_TYPES,
 )
+from airflow_provider_kimi.batch.nesting import may_nest_deeper, nesting_depth
 
 FILE_LINE = 0
 """The line number of problems that concern the whole file."""
@@ -136,11 +138,13 @@ def validate_file(
     max_bytes: int = MAX_FILE_BYTES,
     max_problems: int = DEFAULT_MAX_PROBLEMS,
     known_file_ids: Collection[str] | None = None,
+    max_depth: int = MAX_JSON_DEPTH,
 ) -> ValidationReport:
     """Check every line of a batch input file; upload nothing.
 
     ``path`` is a local path or anything with ``.open("rb")`` and ``.name`` (an
     ``ObjectStoragePath``). ``known_file_ids``, when given, are the only ``ms://`` ids accepted.
+    A line nesting objects and arrays deeper than ``max_depth`` levels is refused.
     Raises ``OSError`` when the file cannot be read.
     """
     source = as_path(path)
@@ -149,7 +153,7 @@ def validate_file(
     if not source.name.endswith(".jsonl"):
         file_problems.append(Problem(FILE_LINE, "file", f'name "{source.name}" must end in .jsonl'))
 
-    checker = _LineChecker(report, models, known_file_ids, max(max_problems, 0))
+    checker = _LineChecker(report, models, known_file_ids, max(max_problems, 0), max_depth)
     with open_read(source) as handle:
         checker.check_lines(handle)
 
@@ -177,6 +181,11 @@ def ensure_valid(path: PathArg, **kwargs: Any) -> ValidationReport:
     if not report.ok:
         raise InvalidBatchInputError(report)
     return report
+
+
+def _one_of(value: object, names: frozenset[str]) -> bool:
+    """``value in names`` for any JSON value: a list or an object is never a name (and is unhashable)."""
+    return type(value) is str and value in names
 
 
 def _kind(value: object) -> str:
@@ -242,8 +251,10 @@ class _LineChecker:
         models: Collection[str],
         known_file_ids: Collection[str] | None,
         max_problems: int,
+        max_depth: int = MAX_JSON_DEPTH,
     ) -> None:
         self.report = report
+        self.max_depth = max_depth
         self.models = frozenset(models)
         self.models_text = ", ".join(sorted(self.models))
         self.known_file_ids = None if known_file_ids is None else frozenset(known_file_ids)
@@ -270,6 +281,8 @@ class _LineChecker:
         forbidden = _FORBIDDEN_BODY_KEYS
         roles = MESSAGE_ROLES
         thinking_types = THINKING_TYPES
+        max_depth = self.max_depth
+        count = bytes.count
         file_model: object = _NO_MODEL
         number = 0
         size = 0
@@ -279,10 +292,16 @@ class _LineChecker:
             try:
                 request = loads(raw)
             except decode_error as error:
-                if raw.strip():
-                    self.add(number, "$", f"invalid JSON: {error}")
-                else:
+                if not raw.strip():
                     self.add(number, "$", "blank line (every line must hold one request)")
+                elif may_nest_deeper(raw, max_depth) and "depth limit" in str(error):
+                    self.add(number, "$", f"nested deeper than the limit of {max_depth} levels")
+                else:
+                    self.add(number, "$", f"invalid JSON: {error}")
+                continue
+            # Two C-speed counts rule out deep nesting on ordinary lines before any walk.
+            if count(raw, b"{") + count(raw, b"[") > max_depth and (depth := nesting_depth(request)) > max_depth:
+                self.add(number, "$", f"nested {depth} levels deep, over the limit of {max_depth} levels")
                 continue
             if type(request) is not dict or len(request) != 4:
                 check_request(number, request)
@@ -308,13 +327,14 @@ class _LineChecker:
                 and type(messages) is list
                 and messages
                 and forbidden.isdisjoint(body)
-                and (thinking is None or (type(thinking) is dict and thinking.get("type") in thinking_types))
+                and (thinking is None or (type(thinking) is dict and _one_of(thinking.get("type"), thinking_types)))
             ):
                 for message in messages:
                     if (
                         type(message) is not dict
                         or type(message.get("content")) is not str
-                        or message.get("role") not in roles
+                        or type(role := message.get("role")) is not str
+                        or role not in roles
                     ):
                         break
                 else:
@@ -392,7 +412,7 @@ class _LineChecker:
                 self.add(line, f"body.messages[{index}]", f"must be an object, got {_kind(message)}")
                 continue
             role = message.get("role")
-            if role not in MESSAGE_ROLES:
+            if not _one_of(role, MESSAGE_ROLES):
                 if "role" not in message:
                     self.add(line, f"body.messages[{index}].role", "missing required field")
                 else:
@@ -442,7 +462,7 @@ class _LineChecker:
     def check_thinking(self, line: int, thinking: Any) -> None:
         if type(thinking) is not dict:
             self.add(line, "body.thinking", f'must be an object like {{"type": "enabled"}}, got {_kind(thinking)}')
-        elif thinking.get("type") not in THINKING_TYPES:
+        elif not _one_of(thinking.get("type"), THINKING_TYPES):
             self.add(
                 line,
                 "body.thinking.type",

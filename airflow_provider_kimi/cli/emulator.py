@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 DEFAULT_PORT = 8765
+API_KEY_VARIABLE = "KIMI_EMULATOR_API_KEY"
 
 
 def _non_negative(value: str) -> float:
@@ -43,7 +45,12 @@ def register(subparsers: Any) -> None:
     net = parser.add_argument_group("network")
     net.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     net.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
-    net.add_argument("--api-key", help="the only key accepted; without it any non-empty key is accepted")
+    net.add_argument(
+        "--api-key",
+        default=os.environ.get(API_KEY_VARIABLE) or None,
+        help=f"the only key accepted, on the admin routes too; without it any non-empty key is accepted. "
+        f"Prefer the {API_KEY_VARIABLE} environment variable: arguments show in ps",
+    )
     net.add_argument("--state-dir", type=Path, help="keep files and batches here, across restarts")
 
     timing = parser.add_argument_group("timing")
@@ -138,11 +145,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"kimi-batch emulator: {exc}", file=sys.stderr)
         return 2
     # uvicorn stops gracefully on SIGINT/SIGTERM, then re-raises the signal: end quietly with 0.
+    from airflow_provider_kimi.emulator.server import ListenError
+    from airflow_provider_kimi.emulator.store import StateError
+
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         KimiEmulator(settings).run_forever(announce=_announce)
     except KeyboardInterrupt:
         pass
+    except (StateError, ListenError) as exc:
+        print(f"kimi-batch emulator: {exc}", file=sys.stderr)
+        return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
     print("emulator stopped", flush=True)
@@ -153,8 +166,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def mask_key(key: str) -> str:
+    """A key as a log may show it: its last four characters at most, and only of a long key."""
+    return f"****{key[-4:]}" if len(key) >= 16 else "****"
+
+
 def _announce(emulator: KimiEmulator) -> None:
     key = emulator.settings.api_key
     print(f"Kimi Batch API emulator serving on {emulator.base_url}", flush=True)
     print(f"admin routes under {emulator.url}/_emulator", flush=True)
-    print(f"Authorization: Bearer {key if key else '<any non-empty key>'}; Ctrl-C to stop", flush=True)
+    shown = f"the configured key ({mask_key(key)})" if key else "<any non-empty key>"
+    print(f"Authorization: Bearer {shown}; Ctrl-C to stop", flush=True)

@@ -23,10 +23,11 @@ from airflow_provider_kimi.batch.pricing import BATCH_DISCOUNT, KIMI_K2_5_LIST_P
 from airflow_provider_kimi.batch.results import (
     BatchResult,
     ResultsFileError,
-    format_table,
     iter_result_files,
 )
 from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
+from airflow_provider_kimi.cli.progress import FileProgress, add_quiet_flag, file_progress, tracked
+from airflow_provider_kimi.cli.tables import print_results_table
 
 EXIT_OK = 0
 EXIT_TOO_MANY_FAILURES = 1
@@ -93,6 +94,7 @@ def register(subparsers: Any) -> None:
         metavar="D",
         help=f"share taken off the list prices for batch work (default {BATCH_DISCOUNT})",
     )
+    add_quiet_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -114,11 +116,12 @@ def run(args: argparse.Namespace) -> int:
     builder = SummaryBuilder(prices=batch_prices, realtime_prices=list_prices)
     shown: list[BatchResult] = []
     try:
-        for result in iter_result_files(args.files):
-            builder.add(result)
-            if len(shown) < args.show:
-                shown.append(result)
-        summary = builder.build(_input_ids(args.inputs) if args.inputs else None)
+        with file_progress(args.quiet) as progress:
+            for result in iter_result_files([tracked(progress, path) for path in args.files]):
+                builder.add(result)
+                if len(shown) < args.show:
+                    shown.append(result)
+            summary = builder.build(_input_ids(args.inputs, progress) if args.inputs else None)
     except ResultsFileError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(summary.to_dict()).decode() + "\n")
     else:
         if shown:
-            print(format_table(shown, limit=None))
+            print_results_table(shown)
             print()
         print(summary.format())
 
@@ -140,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _input_ids(paths: list[str]) -> Iterator[str]:
-    return itertools.chain.from_iterable(iter_input_custom_ids(path) for path in paths)
+def _input_ids(paths: list[str], progress: FileProgress | None) -> Iterator[str]:
+    return itertools.chain.from_iterable(iter_input_custom_ids(tracked(progress, path)) for path in paths)
 
 
 def _parse_prices(text: str) -> Prices:

@@ -1,8 +1,8 @@
 """``kimi-batch split FILE --output-dir DIR``: cut a dataset into parts that fit Kimi's limits.
 
 Exit codes: 0 parts written (one line per part, or ``--json``), 1 the input cannot be split
-(a duplicate ``custom_id``, a line over the part limit, a line without ``custom_id``), 2 usage
-error or unreadable file.
+(a duplicate ``custom_id``, a line over the part limit, a line without ``custom_id``) or the
+output folder is not empty (without ``--overwrite``), 2 usage error or unreadable file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import orjson
 
 from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES
 from airflow_provider_kimi.batch.splitter import SplitError, split_file
+from airflow_provider_kimi.cli.progress import add_quiet_flag, file_progress, tracked
 
 EXIT_OK = 0
 EXIT_CANNOT_SPLIT = 1
@@ -41,21 +42,31 @@ def register(subparsers: Any) -> None:
         help=f"largest part in bytes (default {MAX_FILE_BYTES})",
     )
     parser.add_argument("--max-lines", type=int, default=None, metavar="N", help="most requests in a part")
-    parser.add_argument("--prefix", default=None, help="name of the parts (default: FILE without .jsonl)")
+    parser.add_argument(
+        "--prefix", default=None, help="file name of the parts, no folder (default: FILE's name without .jsonl)"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="split into a folder that is not empty, replacing the earlier parts of the same prefix (only those)",
+    )
     parser.add_argument("--json", action="store_true", help="print the parts as a JSON array")
+    add_quiet_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Split ``args.file`` and print the parts; return the exit code."""
     try:
-        parts = split_file(
-            args.file,
-            args.output_dir,
-            max_bytes=args.max_bytes,
-            max_lines=args.max_lines,
-            prefix=args.prefix,
-        )
+        with file_progress(args.quiet) as progress:
+            parts = split_file(
+                tracked(progress, args.file, "split"),
+                args.output_dir,
+                max_bytes=args.max_bytes,
+                max_lines=args.max_lines,
+                prefix=args.prefix,
+                overwrite=args.overwrite,
+            )
     except SplitError as error:
         print(error, file=sys.stderr)
         return EXIT_CANNOT_SPLIT

@@ -14,6 +14,7 @@ import orjson
 
 from airflow_provider_kimi.batch.limits import BATCH_MODELS, MAX_FILE_BYTES
 from airflow_provider_kimi.batch.validator import DEFAULT_MAX_PROBLEMS, validate_file
+from airflow_provider_kimi.cli.progress import add_quiet_flag, file_progress, tracked
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -54,6 +55,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"largest file accepted, in bytes (default {MAX_FILE_BYTES})",
     )
+    add_quiet_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -63,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
         print("kimi-batch validate: --max-problems must be >= 0 and --max-bytes >= 1", file=sys.stderr)
         return EXIT_USAGE
     try:
-        report = validate_file(
-            args.file,
-            models=args.models or BATCH_MODELS,
-            max_bytes=args.max_bytes,
-            max_problems=args.max_problems,
-        )
+        with file_progress(args.quiet) as progress:
+            report = validate_file(
+                tracked(progress, args.file, "validate"),
+                models=args.models or BATCH_MODELS,
+                max_bytes=args.max_bytes,
+                max_problems=args.max_problems,
+            )
     except OSError as error:
         print(f"kimi-batch validate: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE

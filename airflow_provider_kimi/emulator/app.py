@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from airflow_provider_kimi.emulator.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from airflow_provider_kimi.emulator.checks import (
     check_batch_create,
     check_quota,
@@ -37,8 +38,6 @@ from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
 logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 COPY_CHUNK = 1024 * 1024
-# Room for the multipart envelope around the file when judging Content-Length up front.
-MULTIPART_OVERHEAD = 64 * 1024
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -46,15 +45,18 @@ MAX_PAGE = 100
 class BearerAuth:
     """Checks ``Authorization: Bearer <key>`` on every ``/v1`` call; 401 otherwise.
 
-    With a configured key only that key passes; without one any non-empty key does.
+    With a configured key only that key passes, on the ``/_emulator`` admin routes too (they can
+    expire and release anyone's batches); without one any non-empty key does and the admin routes
+    are open.
     """
 
     def __init__(self, app: ASGIApp, api_key: str | None) -> None:
         self.app = app
         self.api_key = api_key
+        self.guarded = ("/v1", "/_emulator") if api_key is not None else ("/v1",)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1"):
+        if scope["type"] == "http" and scope["path"].startswith(self.guarded):
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
             scheme, _, key = header.partition(" ")
             if not self._accepts(scheme, key.strip()):
@@ -114,7 +116,8 @@ class EmulatorRoutes:
         if declared.isdigit() and int(declared) > self.settings.max_file_bytes + MULTIPART_OVERHEAD:
             raise bad_request(f"file is larger than the limit of {self.settings.max_file_bytes} bytes")
         # Starlette spools file parts above 1 MB to a temporary file, so the upload never sits
-        # in memory whole; it is then copied to the store in chunks.
+        # in memory whole; it is then copied to the store in chunks. BodyLimit stops a body
+        # without a Content-Length (chunked) once it passes the limit.
         async with request.form(max_files=1, max_fields=16) as form:
             upload, purpose = form.get("file"), form.get("purpose")
             if not isinstance(upload, UploadFile):
@@ -176,7 +179,7 @@ class EmulatorRoutes:
 
     # -- batches ----------------------------------------------------------------------------
     async def create_batch(self, request: Request) -> Response:
-        batch_request = check_batch_create(parse_json_body(await request.body()))
+        batch_request = check_batch_create(parse_json_body(await request.body(), self.settings.max_json_depth))
         batch = await run_in_threadpool(self.engine.create, batch_request)
         self.stats.count_batch()
         return JSONResponse(batch)
@@ -273,7 +276,10 @@ def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, st
     routes = EmulatorRoutes(settings, store, engine, stats).routes()
     starlette_app = Starlette(
         routes=routes,
-        middleware=[Middleware(BearerAuth, api_key=settings.api_key)],
+        middleware=[
+            Middleware(BearerAuth, api_key=settings.api_key),
+            Middleware(BodyLimit, max_file_bytes=settings.max_file_bytes),
+        ],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )

@@ -7,6 +7,7 @@ shows up as a disagreement instead of hiding in both.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_kimi.emulator.errors import bad_request, quota_exceeded
+from airflow_provider_kimi.emulator.message_checks import message_problems, thinking_problems
+from airflow_provider_kimi.emulator.nesting import exceeds_depth
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 
 UPLOAD_PURPOSES = frozenset({"batch", "image", "video", "file-extract"})
@@ -24,8 +27,8 @@ MAX_WINDOW_SECONDS = 7 * 86400
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
-MEDIA_PART_PURPOSES = {"image_url": "image", "video_url": "video"}
 _WINDOW = re.compile(r"^([1-9][0-9]*)([hd])$")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 # -- uploads ----------------------------------------------------------------------------------
@@ -145,24 +148,33 @@ def iter_input_lines(path: Path, start_offset: int = 0) -> Iterator[tuple[int, b
                 yield offset, raw
 
 
+def decode_json_line(raw: bytes) -> Any:
+    """One line as strict JSON: UTF-8 without a byte-order mark, no ``NaN``/``Infinity``, no number
+    too large for a double, no unpaired surrogate; ``ValueError`` otherwise.
+
+    Python's ``json`` accepts each of these, but they are not JSON (RFC 8259) and Kimi's parser
+    need not take them, so the emulator takes the strict reading.
+    """
+    value = json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_float=_finite)
+    if _SURROGATE_ESCAPE.search(raw):
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError on a lone surrogate
+    return value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (math.inf, -math.inf):
+        raise ValueError(f"{text} is too large for a number")
+    return number
+
+
 def forbidden_params_in(body: dict[str, Any], settings: EmulatorSettings) -> list[str]:
     """The fixed-value parameters a line sets although the model does not allow changing them."""
     return sorted(name for name in body if name in settings.forbidden_params)
-
-
-def media_references(body: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Yield ``(part type, file id)`` for every ``ms://<file_id>`` image or video reference."""
-    messages = body.get("messages")
-    for message in messages if isinstance(messages, list) else []:
-        content = message.get("content") if isinstance(message, dict) else None
-        for part in content if isinstance(content, list) else []:
-            if not isinstance(part, dict) or part.get("type") not in MEDIA_PART_PURPOSES:
-                continue
-            kind = part["type"]
-            target = part.get(kind)
-            url = target.get("url") if isinstance(target, dict) else None
-            if isinstance(url, str) and url.startswith("ms://"):
-                yield kind, url.removeprefix("ms://")
 
 
 class _LineChecker:
@@ -175,9 +187,12 @@ class _LineChecker:
         self.model: str | None = None
 
     def check(self, line_no: int, raw: bytes) -> list[InputProblem]:
+        limit = self.settings.max_json_depth
+        if exceeds_depth(raw, limit):
+            return [InputProblem("invalid_json_line", f"this line nests deeper than {limit} levels", line_no)]
         try:
-            request = json.loads(raw)
-        except ValueError:
+            request = decode_json_line(raw)
+        except (ValueError, RecursionError):
             return [InputProblem("invalid_json_line", "this line is not valid JSON", line_no)]
         if not isinstance(request, dict):
             return [InputProblem("invalid_json_line", "this line is not a JSON object", line_no)]
@@ -225,21 +240,14 @@ class _LineChecker:
                 )
                 for name in forbidden_params_in(body, self.settings)
             ]
-        if body.get("stream") is True:
+        if "stream" in body and body["stream"] is not False:
             problems.append(
                 InputProblem("streaming_unsupported", "stream is not supported in a batch", line_no, "body.stream")
             )
-        for kind, file_id in media_references(body):
-            wanted = MEDIA_PART_PURPOSES[kind]
-            if self.purpose_of(file_id) != wanted:
-                problems.append(
-                    InputProblem(
-                        "invalid_file_reference",
-                        f"ms://{file_id} is not a file uploaded with purpose {wanted!r}",
-                        line_no,
-                        f"body.messages.{kind}",
-                    )
-                )
+        found = thinking_problems(body)
+        if isinstance(messages, list):
+            found += message_problems(messages, self.purpose_of)
+        problems += [InputProblem(code, message, line_no, param) for code, message, param in found]
         return problems
 
     def _check_model(self, line_no: int, model: Any) -> list[InputProblem]:
@@ -285,9 +293,11 @@ def validate_input(path: Path, settings: EmulatorSettings, purpose_of: Callable[
     return InputReport(total, problems[: settings.max_validation_errors])
 
 
-def parse_json_body(raw: bytes) -> Any:
-    """Decode a JSON request body, or raise a 400."""
+def parse_json_body(raw: bytes, max_depth: int) -> Any:
+    """Decode a JSON request body, or raise a 400 (also for one nested deeper than ``max_depth``)."""
+    if exceeds_depth(raw, max_depth):
+        raise bad_request(f"the request body nests deeper than {max_depth} levels")
     try:
         return json.loads(raw) if raw else None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise bad_request("the request body is not valid JSON") from exc

@@ -12,11 +12,13 @@ keep the lines finished so far; the rest are written to the error file as never 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -31,6 +33,7 @@ from airflow_provider_kimi.emulator.responder import Reply, digest, error_reply,
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.store import BatchRecord, FileRecord, Store, new_id
 
+logger = logging.getLogger(__name__)
 ACTIVE = frozenset({"validating", "in_progress", "finalizing"})
 FINISHED = frozenset({"completed", "failed", "expired", "cancelled"})
 # Kimi writes no purpose of its own for results; like OpenAI, output and error files are
@@ -87,6 +90,7 @@ class BatchEngine:
                 deadline=now + request.window_seconds * self.settings.window_scale,
                 phase_started=now,
                 hold_after=self.hold_new_batches_after,
+                result_bytes={},
             )
             self.store.add_batch(record)
             return self.to_api(record)
@@ -107,7 +111,16 @@ class BatchEngine:
                 ids = [b.id for b in newest_first]
                 newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
             page = newest_first[:limit]
-            return [self.to_api(b) for b in page], len(newest_first) > limit
+            shown = [batch for batch in map(self._listed, page) if batch is not None]
+            return shown, len(newest_first) > limit
+
+    def _listed(self, record: BatchRecord) -> dict[str, Any] | None:
+        """A batch as the list shows it; a record that cannot be shown is left out, not the list."""
+        try:
+            return self.to_api(record)
+        except Exception:
+            logger.exception("batch %s cannot be shown; the list leaves it out", record.id)
+            return None
 
     def cancel(self, batch_id: str) -> dict[str, Any]:
         """Move an active batch to ``cancelling``; Kimi answers 400 for any other status."""
@@ -126,7 +139,9 @@ class BatchEngine:
         """Advance every unfinished batch to now (called by the background ticker and by lists)."""
         with self.store.lock:
             now = self.clock()
-            changed = [self._advance(b, now) for b in list(self.store.batches.values()) if b.status not in FINISHED]
+            changed = [
+                self._advance_safely(b, now) for b in list(self.store.batches.values()) if b.status not in FINISHED
+            ]
             if any(changed):
                 self.store.save()
 
@@ -148,7 +163,7 @@ class BatchEngine:
                 record.held_at = record.held_at if record.held_at is not None else self.clock()
             else:
                 record.hold_after = after_requests
-                self._advance(record, self.clock())
+                self._advance_safely(record, self.clock())
             self.store.save()
             return self.to_api(record)
 
@@ -157,7 +172,7 @@ class BatchEngine:
         with self.store.lock:
             record = self._current(batch_id)
             self._release(record, self.clock())
-            self._advance(record, self.clock())
+            self._advance_safely(record, self.clock())
             self.store.save()
             return self.to_api(record)
 
@@ -169,7 +184,7 @@ class BatchEngine:
             self._release(record, now)
             record.rush = True
             record.phase_started = min(record.phase_started, now)
-            self._advance(record, now)
+            self._advance_safely(record, now)
             self.store.save()
             return self.to_api(record)
 
@@ -178,9 +193,22 @@ class BatchEngine:
         record = self.store.batches.get(batch_id)
         if record is None:
             raise not_found("batch", batch_id)
-        if self._advance(record, self.clock()):
+        if self._advance_safely(record, self.clock()):
             self.store.save()
         return record
+
+    def _advance_safely(self, record: BatchRecord, now: float) -> bool:
+        """``_advance``, but a batch that cannot be advanced fails alone: it never breaks the
+        reads, lists and creates of every other batch."""
+        try:
+            return self._advance(record, now)
+        except Exception as exc:
+            logger.exception("batch %s cannot be advanced; it fails", record.id)
+            record.status = "failed"
+            record.failed_at = now
+            if self.settings.report_validation_errors:
+                record.errors = [{"code": "server_error", "line": None, "param": None, "message": str(exc)[:200]}]
+            return True
 
     def _delay(self, record: BatchRecord, seconds: float) -> float:
         return 0.0 if record.rush else self.settings.scaled(seconds)
@@ -275,14 +303,28 @@ class BatchEngine:
     def _result_path(self, record: BatchRecord, kind: str) -> Path:
         return self.store.content_path(f"{record.id}.{kind}.jsonl")
 
+    @contextmanager
+    def _append_results(self, record: BatchRecord, kind: str) -> Iterator[IO[bytes]]:
+        """Open a results file for appending where the record's saved progress says it ends.
+
+        Lines a crash left beyond that point (written, but their progress never saved) are cut
+        off first: they run again, so a restart neither repeats nor loses a line.
+        """
+        kept = None if record.result_bytes is None else record.result_bytes.get(kind, 0)
+        with self._result_path(record, kind).open("ab") as handle:
+            if kept is not None and handle.tell() > kept:
+                handle.truncate(kept)
+                handle.seek(0, 2)
+            yield handle
+            handle.flush()
+            if record.result_bytes is not None:
+                record.result_bytes[kind] = handle.tell()
+
     def _run_requests(self, record: BatchRecord, count: int, per_request: float) -> None:
         if count <= 0:
             return
         source = self.store.content_path(record.input_content_name)
-        with (
-            self._result_path(record, "output").open("ab") as output,
-            self._result_path(record, "error").open("ab") as errors,
-        ):
+        with self._append_results(record, "output") as output, self._append_results(record, "error") as errors:
             for offset, raw in iter_input_lines(source, record.input_offset):
                 index = record.completed + record.failed
                 created = int(record.phase_started + (index + 1) * per_request)
@@ -344,7 +386,7 @@ class BatchEngine:
             else ("the batch was cancelled before this request ran")
         )
         source = self.store.content_path(record.input_content_name)
-        with self._result_path(record, "error").open("ab") as errors:
+        with self._append_results(record, "error") as errors:
             for offset, raw in iter_input_lines(source, record.input_offset):
                 custom_id = json.loads(raw)["custom_id"]
                 line = {
@@ -359,7 +401,8 @@ class BatchEngine:
     def _publish(self, record: BatchRecord, kind: str, at: float) -> str | None:
         """Turn a results file into a downloadable file; ``None`` (and no file) when it is empty."""
         path = self._result_path(record, kind)
-        size = path.stat().st_size if path.exists() else 0
+        with self._append_results(record, kind) as handle:
+            size = handle.tell()
         if size == 0:
             path.unlink(missing_ok=True)
             return None

@@ -23,6 +23,10 @@ STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
 
 
+class ListenError(OSError):
+    """The address cannot be listened on: a port in use, a host that does not resolve."""
+
+
 class KimiEmulator:
     """A local Kimi Batch API server.
 
@@ -66,10 +70,17 @@ class KimiEmulator:
 
     # -- lifecycle --------------------------------------------------------------------------
     def _bind(self) -> socket.socket:
+        """Listen on the configured address; on failure, drop the temporary folder and say why."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.settings.host, self.settings.port))
-        sock.listen(128)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.settings.host, self.settings.port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            self.store.close()
+            where = f"{self.settings.host}:{self.settings.port}"
+            raise ListenError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         self._socket = sock
         return sock
 

@@ -50,6 +50,8 @@ class EmulatorSettings:
     report_validation_errors: bool = False
     report_expired_at: bool = False
     max_validation_errors: int = 100
+    # Deepest nesting of objects and arrays accepted in a request body or an input line.
+    max_json_depth: int = 64
     max_file_bytes: int = 100 * MIB
     max_files: int = 1000
     max_total_bytes: int = 10 * GIB
@@ -71,6 +73,8 @@ class EmulatorSettings:
     def __post_init__(self) -> None:
         if self.time_scale < 0 or self.window_scale < 0:
             raise ValueError("time_scale and window_scale must be >= 0")
+        if self.max_json_depth < 1:
+            raise ValueError("max_json_depth must be >= 1")
         if self.requests_per_second <= 0:
             raise ValueError("requests_per_second must be > 0")
         if self.forbidden_params_policy not in FORBIDDEN_PARAMS_POLICIES:

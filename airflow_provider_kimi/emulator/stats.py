@@ -6,6 +6,11 @@ import threading
 from collections import Counter
 from typing import Any
 
+# Distinct client kinds counted; any further kind is counted as "other", so a client that sends a
+# new User-Agent on every call cannot grow the counters without bound.
+MAX_USER_AGENTS = 50
+OTHER_AGENTS = "other"
+
 
 class EmulatorStats:
     """Thread-safe counts of uploads, batches, calls per route and injected faults."""
@@ -24,8 +29,11 @@ class EmulatorStats:
 
     def count_client(self, user_agent: str) -> None:
         """Count calls per client kind (``OpenAI``, ``AsyncOpenAI``...): shows which side polled."""
+        kind = user_agent.split("/", 1)[0][:64] or "unknown"
         with self._lock:
-            self.user_agents[user_agent.split("/", 1)[0] or "unknown"] += 1
+            if kind not in self.user_agents and len(self.user_agents) >= MAX_USER_AGENTS:
+                kind = OTHER_AGENTS
+            self.user_agents[kind] += 1
 
     def count_fault(self, kind: str) -> None:
         with self._lock:

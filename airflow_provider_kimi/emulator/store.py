@@ -22,6 +22,10 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 STATE_FILE = "state.json"
 
 
+class StateError(Exception):
+    """The state folder cannot be used: it is a file, or its ``state.json`` is empty or corrupt."""
+
+
 def new_id(length: int = 20) -> str:
     """An id in Kimi's style: lowercase letters and digits, no prefix (``clg681objj8g9m7n4je0``)."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
@@ -90,6 +94,10 @@ class BatchRecord:
     hold_after: int | None = None
     # Fast-forward: every remaining delay counts as zero.
     rush: bool = False
+    # Bytes of each results file ("output", "error") that this record's progress accounts for.
+    # Saved with the progress, so lines written after the last save (a crash in between) are
+    # cut off on the next write and run again exactly once. ``None`` in states saved before.
+    result_bytes: dict[str, int] | None = None
 
 
 class Store:
@@ -102,6 +110,8 @@ class Store:
             self.root = Path(tempfile.mkdtemp(prefix="kimi-emulator-"))
         else:
             self.root = Path(state_dir)
+            if self.root.exists() and not self.root.is_dir():
+                raise StateError(f"--state-dir {self.root} is a file, not a folder")
         self.content_dir = self.root / "files"
         self.content_dir.mkdir(parents=True, exist_ok=True)
         self.files: dict[str, FileRecord] = {}
@@ -170,9 +180,18 @@ class Store:
         path = self.root / STATE_FILE
         if not path.exists():
             return
-        state = json.loads(path.read_text(encoding="utf-8"))
-        self.files = {f["id"]: FileRecord(**f) for f in state.get("files", [])}
-        self.batches = {b["id"]: BatchRecord(**b) for b in state.get("batches", [])}
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if not text.strip():
+            raise StateError(f"{path} is empty; restore it, or remove it to start with no files and batches")
+        try:
+            state = json.loads(text)
+            self.files = {f["id"]: FileRecord(**f) for f in state.get("files", [])}
+            self.batches = {b["id"]: BatchRecord(**b) for b in state.get("batches", [])}
+        except (ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
+            raise StateError(
+                f"{path} is corrupt ({type(exc).__name__}: {str(exc)[:200]}); restore it, or remove it "
+                "to start with no files and batches"
+            ) from None
 
     def close(self) -> None:
         """Drop the temporary folder of an in-memory store; a persistent one stays."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar
 
 import openai
 
+from airflow_provider_kimi.batch.endpoints import api_root_hint
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiNotFoundError
 
 if TYPE_CHECKING:
@@ -52,13 +53,24 @@ def explain(err: openai.OpenAIError, conn_id: str, base_url: str) -> Exception |
     if isinstance(err, openai.PermissionDeniedError):
         return KimiConnectionError(f"Kimi denied access for {where} (HTTP 403): {err.message}")
     if isinstance(err, openai.NotFoundError):
-        request = err.response.request
-        return KimiNotFoundError(
-            f"Kimi has no {request.url.path.removeprefix('/v1/')} ({request.method}, HTTP 404, {where}): {err.message}"
-        )
+        return KimiNotFoundError(_not_found(err, where, base_url))
     if isinstance(err, openai.APIConnectionError):
         return KimiConnectionError(f"Cannot reach Kimi at {base_url} ({where}): {describe_error(err)}")
     return None
+
+
+def _not_found(err: openai.NotFoundError, where: str, base_url: str) -> str:
+    """Name the URL that answered 404; when the base URL is not a ``/v1`` root, say so."""
+    request = err.response.request
+    what = request.url.path.removeprefix("/v1/")
+    message = f"Kimi has no {what} ({request.method} {request.url} answered HTTP 404, {where}): {err.message}"
+    hint = api_root_hint(base_url)
+    if hint is not None:
+        message += (
+            f". If every call of this connection answers 404, {base_url} is not the API root: "
+            f"set the connection's host to {hint}"
+        )
+    return message
 
 
 @contextmanager

@@ -15,16 +15,17 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from openai import AsyncOpenAI, OpenAI
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path
+from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL, complete_base_url
+from airflow_provider_kimi.batch.identity import same_batch
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import explained_errors
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
     from openai.types import Batch, FileDeleted, FileObject
 
-INTERNATIONAL_BASE_URL = "https://api.moonshot.ai/v1"
-CHINA_BASE_URL = "https://api.moonshot.cn/v1"
 BATCH_ENDPOINT = "/v1/chat/completions"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 3
@@ -67,9 +68,7 @@ def resolve_client_settings(
             f"No Kimi API key: connection {conn_id!r} has no password and MOONSHOT_API_KEY is not set. "
             "Put the key in the connection's password (API Key) field."
         )
-    base_url = (host or "").strip() or environ.get("MOONSHOT_BASE_URL", "").strip() or INTERNATIONAL_BASE_URL
-    if "://" not in base_url:
-        base_url = f"https://{base_url}"
+    given = (host or "").strip() or environ.get("MOONSHOT_BASE_URL", "").strip() or INTERNATIONAL_BASE_URL
     try:
         timeout = float(extra.get("timeout", DEFAULT_TIMEOUT_SECONDS))
         max_retries = int(extra.get("max_retries", DEFAULT_MAX_RETRIES))
@@ -82,7 +81,7 @@ def resolve_client_settings(
         raise KimiConnectionError(f"Connection {conn_id!r}: extra 'timeout' must be > 0 and 'max_retries' >= 0.")
     return KimiClientSettings(
         api_key=api_key,
-        base_url=base_url.rstrip("/"),
+        base_url=complete_base_url(given),
         timeout=timeout,
         max_retries=max_retries,
         max_requests_per_minute=_requests_per_minute(conn_id, extra),
@@ -236,7 +235,8 @@ class KimiBatchHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """List files: a free call that proves the key and the base URL."""
         try:
-            self.client.files.list()
+            with explained_errors(self.kimi_conn_id, self.settings.base_url):
+                self.client.files.list()
         except Exception as err:
             return False, f"{type(err).__name__}: {err}"
         return True, f"Connected to {self.settings.base_url}."
@@ -320,11 +320,11 @@ class KimiBatchHook(BaseHook):
 
     def get_batch(self, batch_id: str) -> Batch:
         """The batch as Kimi reports it now."""
-        return self.client.batches.retrieve(batch_id)
+        return same_batch(batch_id, self.client.batches.retrieve(batch_id))
 
     def cancel_batch(self, batch_id: str) -> Batch:
         """Ask Kimi to cancel; the batch goes ``cancelling`` then ``cancelled`` with partial results."""
-        return self.client.batches.cancel(batch_id)
+        return same_batch(batch_id, self.client.batches.cancel(batch_id))
 
     def iter_batches(self, page_size: int = 100) -> Iterator[Batch]:
         """Every batch of the organisation, newest first, following ``has_more`` page by page."""
@@ -372,9 +372,9 @@ class KimiBatchHook(BaseHook):
     @staticmethod
     async def aget_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
         """Fetch a batch with an async client (the trigger owns the client's lifetime)."""
-        return await client.batches.retrieve(batch_id)
+        return same_batch(batch_id, await client.batches.retrieve(batch_id))
 
     @staticmethod
     async def acancel_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
         """Cancel a batch with an async client."""
-        return await client.batches.cancel(batch_id)
+        return same_batch(batch_id, await client.batches.cancel(batch_id))

@@ -134,7 +134,8 @@ class KimiCreateBatchOperator(KimiBaseOperator):
 
     :param input_file_id: The uploaded input's file id (templated, e.g. an upload task's output).
     :param completion_window: From ``12h`` to ``7d``; default ``24h`` (templated).
-    :param metadata: Up to 16 string pairs stored with the batch (templated).
+    :param metadata: String pairs stored with the batch (templated): Kimi keeps up to 16, and
+        ``reattach=True`` (the default) uses 2 of them, which leaves 14.
     :param wait_for_completion: Also wait for the batch to end. Default False.
     :param deferrable: Wait in the triggerer, holding no worker slot. Default
         ``[operators] default_deferrable``.

@@ -11,9 +11,10 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kimi.batch.identity import same_batch
 from airflow_provider_kimi.batch.polling import adaptive_poll_interval, sleep_before_next_poll
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.status import BatchStatus, UnknownBatchStatusError
 from airflow_provider_kimi.hooks.async_clients import (
     NoRequestSlotBeforeDeadline,
     SharedAsyncClient,
@@ -25,6 +26,16 @@ from airflow_provider_kimi.hooks.errors import TRANSIENT_ERRORS, describe_error,
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
+
+
+def _ends_wait(status: str, log: Any) -> bool:
+    """Whether ``status`` ends the wait. A status newer than this provider does not: the wait
+    goes on to its deadline, rather than leaving the batch running unwatched."""
+    try:
+        return BatchStatus(status).is_terminal
+    except UnknownBatchStatusError as err:
+        log.warning("%s The wait goes on until its deadline.", err)
+        return False
 
 
 class KimiBatchTrigger(BaseTrigger):
@@ -135,7 +146,7 @@ class KimiBatchTrigger(BaseTrigger):
 
     async def _fetch(self, shared: SharedAsyncClient, deadline: float) -> dict[str, Any]:
         batch = await shared.call(lambda client: client.batches.retrieve(self.batch_id), deadline=deadline)
-        return batch_snapshot(batch)
+        return batch_snapshot(same_batch(self.batch_id, batch))
 
     async def _poll_until_done(self, shared: SharedAsyncClient) -> TriggerEvent:
         loop = asyncio.get_running_loop()
@@ -170,7 +181,7 @@ class KimiBatchTrigger(BaseTrigger):
             else:
                 consecutive_errors = 0
                 self.log.info("%s", describe_progress(snapshot))
-                if BatchStatus(snapshot["status"]).is_terminal:
+                if _ends_wait(snapshot["status"], self.log):
                     return self._event("success", f"Batch {self.batch_id} ended {snapshot['status']}.", snapshot)
                 stamp = snapshot.get("created_at")
                 created_at = float(stamp) if isinstance(stamp, (int, float)) else None

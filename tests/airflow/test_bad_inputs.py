@@ -8,23 +8,33 @@ upload and created no batch, so nothing is left running or billing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
+import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from dag_runs import run_dag
+from odd_server import OddServer, batch
 
 from airflow_provider_kimi.batch.builders import ForbiddenParameterError, prompt_requests
+from airflow_provider_kimi.batch.identity import UnexpectedBatchError
 from airflow_provider_kimi.batch.media import UnsupportedMediaError, inline_part
+from airflow_provider_kimi.batch.results import MAX_RESULT_LINE_BYTES
+from airflow_provider_kimi.batch.status import UnknownBatchStatusError
 from airflow_provider_kimi.batch.validator import InvalidBatchInputError, ensure_valid
 from airflow_provider_kimi.batch.writer import DuplicateCustomIdError, InputTooLargeError, write_requests
+from airflow_provider_kimi.cli.main import main
 from airflow_provider_kimi.exceptions import KimiConnectionError
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.operators import (
     KimiCancelBatchOperator,
     KimiCreateBatchOperator,
@@ -91,6 +101,33 @@ class Bench:
     def cancel(self, batch_id: str = "batch-x", **kwargs: Any) -> Any:
         return KimiCancelBatchOperator(task_id="cancel", batch_id=batch_id, **kwargs).execute(context())
 
+    def http(self, method: str, path: str, body: bytes | Iterator[bytes] = b"", key: str | None = "right") -> None:
+        """A raw call to the server; an answer other than 2xx is raised with its status and message."""
+        headers = {"Authorization": f"Bearer {self.kimi.api_key}"} if key else {}
+        if path == "/v1/files":
+            headers["Content-Type"] = "multipart/form-data; boundary=b"
+        response = httpx.request(method, self.kimi.url + path, content=body, headers=headers, timeout=60)
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.json()['error']['message']}")
+
+    def cli(self, *args: str) -> None:
+        """``kimi-batch ARGS``; a non-zero exit is raised with what it printed on stderr."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main([arg.replace("{folder}", str(self.folder)) for arg in args])
+        if code:
+            raise RuntimeError(f"exit {code}: {err.getvalue()}")
+
+    def odd(self, answer: dict[str, Any], call: Callable[[], Any]) -> Any:
+        """``call`` with the connection ``kimi_odd`` pointing at a server that answers ``answer``."""
+        server = OddServer()
+        server.answer = answer
+        self.connection("kimi_odd", host=server.base_url, extra={"max_retries": 0})
+        try:
+            return call()
+        finally:
+            server.close()
+
 
 def context() -> dict[str, Any]:
     """The part of a task's context the Kimi operators read: the task instance, for run keys and XCom."""
@@ -117,6 +154,39 @@ def trigger_error(bench: Bench, conn_id: str) -> None:
 
 def over_16_pairs() -> dict[str, str]:
     return {f"k{i}": "v" for i in range(17)}
+
+
+def nested(depth: int) -> str:
+    """A request line whose ``tools`` nests ``depth`` arrays deep (two levels more in all)."""
+    return json.dumps(line(body_tools="@")).replace('"@"', "[" * depth + "]" * depth)
+
+
+def chunked_upload(file_bytes: int) -> Iterator[bytes]:
+    """A multipart upload without a Content-Length, of ``file_bytes`` bytes of content."""
+    yield (
+        b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n'
+    )
+    piece = b"x" * (1 << 20)
+    for _ in range(file_bytes >> 20):
+        yield piece
+    yield b"\r\n--b--\r\n"
+
+
+def used_folder(bench: Bench) -> None:
+    source = bench.file([GOOD, line(custom_id="b")])
+    bench.cli("split", str(source), "--output-dir", "{folder}/parts", "--max-lines", "1")
+    bench.cli("split", str(source), "--output-dir", "{folder}/parts", "--max-lines", "1")
+
+
+def named_pipe(bench: Bench) -> None:
+    os.mkfifo(bench.folder / "pipe.jsonl")
+    bench.cli("validate", "{folder}/pipe.jsonl")
+
+
+def over_long_result(bench: Bench) -> None:
+    (bench.folder / "out.jsonl").write_bytes(b'{"custom_id": "' + b"x" * MAX_RESULT_LINE_BYTES + b'"}\n')
+    bench.cli("results", "{folder}/out.jsonl")
 
 
 @dataclass(frozen=True)
@@ -230,6 +300,83 @@ ROWS = [
         lambda b: ensure_valid(b.file([GOOD, line(custom_id="b")]), max_bytes=200),
         InvalidBatchInputError,
         fragments_of("requests.jsonl:0: file: file is 298 bytes, over the limit of 200 bytes"),
+    ),
+    Row(
+        "file: a line nested 1,000 deep",
+        lambda b: b.upload(b.file([GOOD, nested(1000)])),
+        InvalidBatchInputError,
+        fragments_of("requests.jsonl:2: $: nested 1002 levels deep, over the limit of 64 levels"),
+    ),
+    # -- the server, called as any client might ------------------------------------------------
+    Row(
+        "server: a create body nested 5,000 deep",
+        lambda b: b.http("POST", "/v1/batches", b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+        RuntimeError,
+        fragments_of("HTTP 400", "the request body nests deeper than 64 levels"),
+    ),
+    Row(
+        "server: a chunked upload over the size limit",
+        lambda b: b.http("POST", "/v1/files", chunked_upload(b.kimi.settings.max_file_bytes + (2 << 20))),
+        RuntimeError,
+        fragments_of("HTTP 400", "file is larger than the limit of"),
+    ),
+    Row(
+        "server: an admin route without the key",
+        lambda b: b.http("GET", "/_emulator/stats", key=None),
+        RuntimeError,
+        fragments_of("HTTP 401", "Invalid Authentication"),
+    ),
+    # -- the command line ------------------------------------------------------------------------
+    Row(
+        "cli: split into a folder that holds an earlier split",
+        used_folder,
+        RuntimeError,
+        fragments_of("exit 1", "the output folder is not empty", "--overwrite"),
+    ),
+    Row(
+        "cli: split with a prefix leading out of the folder",
+        lambda b: b.cli("split", str(b.file([GOOD])), "--output-dir", "{folder}/parts", "--prefix", "../.."),
+        RuntimeError,
+        fragments_of("exit 2", "prefix must be a plain file name", "'../..'"),
+    ),
+    Row(
+        "cli: validate a named pipe",
+        named_pipe,
+        RuntimeError,
+        fragments_of("exit 2", "pipe.jsonl: not a regular file"),
+    ),
+    Row(
+        "cli: results with a line over the length limit",
+        over_long_result,
+        RuntimeError,
+        fragments_of("exit 2", f"out.jsonl:1: line is longer than {MAX_RESULT_LINE_BYTES} bytes"),
+    ),
+    # -- the hook and the operators, against a server whose answers cannot be taken -------------
+    Row(
+        "hook: an answer about another batch",
+        lambda b: b.odd(batch("batch-other", "completed"), lambda: KimiBatchHook("kimi_odd").get_batch("batch-x")),
+        UnexpectedBatchError,
+        fragments_of("Asked for batch 'batch-x' but the server answered about batch 'batch-other'"),
+    ),
+    Row(
+        "hook: a batch status newer than the provider",
+        lambda b: b.odd(
+            batch("batch-x", "paused"),
+            lambda: KimiBatchHook("kimi_odd").wait_for_batch("batch-x", poll_interval=0.01, timeout=5),
+        ),
+        UnknownBatchStatusError,
+        fragments_of("batch status 'paused'", "update the provider"),
+    ),
+    Row(
+        "operator: download a batch the server answers another batch for",
+        lambda b: b.odd(
+            batch("batch-other", "completed"),
+            lambda: KimiDownloadResultsOperator(
+                task_id="d", batch="batch-x", destination=str(b.folder), kimi_conn_id="kimi_odd"
+            ).execute(context()),
+        ),
+        UnexpectedBatchError,
+        fragments_of("Asked for batch 'batch-x'"),
     ),
     # -- rows, through the builders and the writer ----------------------------------------------
     Row(
@@ -446,7 +593,10 @@ ROWS = [
 
 def test_the_table_covers_every_entry_point():
     kinds = {row.name.split(":")[0] for row in ROWS}
-    assert kinds == {"file", "rows", "connection", "unreachable endpoint", "argument", "unknown id"}
+    assert kinds == {
+        *("file", "rows", "connection", "unreachable endpoint", "argument", "unknown id"),
+        *("server", "cli", "hook", "operator"),
+    }
     assert len(ROWS) >= 30
 
 

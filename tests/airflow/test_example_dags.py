@@ -125,7 +125,8 @@ def test_kimi_fails_a_batch_that_refers_to_an_unknown_video(make_kimi):
     assert batch["status"] == "failed"
     assert batch["request_counts"]["completed"] == 0
     assert batch["errors"] == [
-        "line 2, body.messages.video_url: ms://file-never-uploaded is not a file uploaded with purpose 'video'"
+        "line 2, body.messages[0].content[0].video_url.url: "
+        "ms://file-never-uploaded is not a file uploaded with purpose 'video'"
     ]
 
 

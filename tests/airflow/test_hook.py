@@ -10,9 +10,10 @@ import openai
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
+from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiNotFoundError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import explained_errors
 from airflow_provider_kimi.hooks.kimi import (
-    INTERNATIONAL_BASE_URL,
     KimiBatchHook,
     resolve_client_settings,
 )
@@ -75,6 +76,41 @@ def test_a_missing_default_connection_uses_the_environment(monkeypatch, kimi):
     monkeypatch.setenv("MOONSHOT_API_KEY", kimi.api_key)
     monkeypatch.setenv("MOONSHOT_BASE_URL", kimi.base_url)
     assert KimiBatchHook().test_connection() == (True, f"Connected to {kimi.base_url}.")
+
+
+def test_a_kimi_host_without_scheme_or_root_reaches_the_api_root():
+    for host in ("api.moonshot.cn", "https://api.moonshot.ai/"):
+        settings = resolve_client_settings("c", password="sk-x", host=host, extra={}, environ={})
+        assert settings.base_url in (CHINA_BASE_URL, INTERNATIONAL_BASE_URL)
+    from_env = resolve_client_settings(
+        "c", password="sk-x", host=None, extra={}, environ={"MOONSHOT_BASE_URL": "api.moonshot.cn"}
+    )
+    assert from_env.base_url == CHINA_BASE_URL
+
+
+def test_a_base_url_that_answers_404_everywhere_names_the_url_and_the_v1_root(kimi, monkeypatch, tmp_path):
+    root = kimi.base_url.removesuffix("/v1")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KIMI_DEFAULT",
+        json.dumps({"conn_type": "kimi", "host": root, "password": kimi.api_key, "extra": {"max_retries": 0}}),
+    )
+    ok, message = KimiBatchHook().test_connection()
+    assert not ok
+    assert f"GET {root}/files" in message
+    assert "404" in message
+    assert f"set the connection's host to {root}/v1" in message
+
+    with pytest.raises(KimiNotFoundError) as caught, explained_errors("kimi_default", root):
+        KimiBatchHook().upload_file(write_input(tmp_path / "in.jsonl"))
+    assert f"POST {root}/files" in str(caught.value)
+    assert f"{root}/v1" in str(caught.value)
+
+
+def test_a_404_at_the_right_root_gives_no_root_hint(kimi):
+    with pytest.raises(KimiNotFoundError) as caught, explained_errors("kimi_default", kimi.base_url):
+        KimiBatchHook().get_batch("batch-nope")
+    assert f"GET {kimi.base_url}/batches/batch-nope" in str(caught.value)
+    assert "API root" not in str(caught.value)
 
 
 def test_a_missing_named_connection_is_an_error(kimi):

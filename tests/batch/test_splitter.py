@@ -100,6 +100,16 @@ class MemoryDir:
     def name(self) -> str:
         return PurePosixPath(self.path).name
 
+    def iterdir(self) -> list[MemoryDir]:
+        inside = f"{self.path}/"
+        return [MemoryDir(self.files, key) for key in self.files if key.startswith(inside)]
+
+    def rename(self, target: MemoryDir) -> None:
+        self.files[target.path] = self.files.pop(self.path)
+
+    def unlink(self) -> None:
+        self.files.pop(self.path, None)
+
     def open(self, mode: str = "rb"):
         files, key = self.files, self.path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from airflow_provider_kimi.batch import InvalidBatchInputError, Problem, ensure_valid, validate_file
@@ -318,3 +319,33 @@ def test_validates_any_object_with_open_and_name():
         "field": "custom_id",
         "message": "must be a non-empty string, got number",
     }
+
+
+def _nested(custom_id: str, depth: int) -> bytes:
+    """A request line whose ``tools`` nests ``depth`` arrays inside the line's two objects."""
+    line = orjson.dumps(request(custom_id, tools="@"))
+    return line.replace(b'"@"', b"[" * depth + b"]" * depth)
+
+
+@pytest.mark.parametrize(
+    ("depth", "expected"),
+    [
+        (1000, "2: $: nested 1002 levels deep, over the limit of 64 levels"),
+        (5000, "2: $: nested deeper than the limit of 64 levels"),
+    ],
+)
+def test_a_line_nested_too_deep_is_refused(tmp_path, depth, expected):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(orjson.dumps(request("a")) + b"\n" + _nested("b", depth) + b"\n")
+    assert problems_of_path(path) == [expected]
+
+
+def test_nesting_up_to_the_limit_is_accepted(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(_nested("a", 62) + b"\n")
+    assert validate_file(path).ok
+    assert not validate_file(path, max_depth=63).ok
+
+
+def problems_of_path(path: Path) -> list[str]:
+    return [line.removeprefix(f"{path}:") for line in validate_file(path).problem_lines()]

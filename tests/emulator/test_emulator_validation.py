@@ -65,8 +65,46 @@ CASES = {
     "unknown-ms-image": (
         _media_line("image_url", "ms://nosuchfile0000000000"),
         "invalid_file_reference",
-        "body.messages.image_url",
+        "body.messages[1].content[0].image_url.url",
     ),
+    "image-not-base64": (
+        _media_line("image_url", "data:image/png;base64,@@@@"),
+        "invalid_file_reference",
+        "body.messages[1].content[0].image_url.url",
+    ),
+    "image-of-an-unread-type": (
+        _media_line("image_url", "data:image/bmp;base64,AAAA"),
+        "invalid_file_reference",
+        "body.messages[1].content[0].image_url.url",
+    ),
+    "image-on-the-web": (
+        _media_line("image_url", "https://example.com/cat.png"),
+        "invalid_file_reference",
+        "body.messages[1].content[0].image_url.url",
+    ),
+    "stream-null": (request_line("req-1", stream=None), "streaming_unsupported", "body.stream"),
+    "unknown-role": (
+        request_line("req-1", messages=[{"role": "robot", "content": "hi"}]),
+        "invalid_role",
+        "body.messages[0].role",
+    ),
+    "content-neither-text-nor-parts": (
+        request_line("req-1", messages=[{"role": "user", "content": 42}]),
+        "invalid_content",
+        "body.messages[0].content",
+    ),
+    "unknown-part-type": (
+        request_line("req-1", messages=[{"role": "user", "content": [{"type": "audio"}]}]),
+        "invalid_content",
+        "body.messages[0].content[0].type",
+    ),
+    "thinking-auto": (request_line("req-1", thinking={"type": "auto"}), "invalid_thinking", "body.thinking"),
+    "nan": (
+        b'{"custom_id": "req-1", "method": "POST", "url": "/v1/chat/completions", "body": NaN}',
+        "invalid_json_line",
+        None,
+    ),
+    "byte-order-mark": (b"\xef\xbb\xbf" + json.dumps(request_line("req-1")).encode(), "invalid_json_line", None),
 }
 
 

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 CLASSIFICATION = "example_kimi_batch_classification"
 RETRY = "kimi_integration_create_retry"
-REPORT_TASK = "report"  # logs "<custom_id>: <answer>" for each result
-ANSWER = re.compile(r"\b(text_\d): (\w[^\"\\\n]*)")
+REPORT_TASK = "report"  # logs a table row "<custom_id> <category> <tokens>  <answer>" for each result
+ANSWER = re.compile(r"\b(text_\d) +\w+ +\d+  (\w[^\"\\\n]*)")
 
 
 def async_calls(kimi: KimiServer) -> int:
