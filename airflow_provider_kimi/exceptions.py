@@ -34,3 +34,11 @@ class KimiResultsPolicyError(AirflowFailException):
 
 class KimiNotFoundError(KimiError):
     """An id (batch, file) that Kimi does not know; a retry will not find it either."""
+
+
+class KimiFileQuotaError(AirflowFailException):
+    """The organization's file quota is full: Kimi refuses every upload until files are deleted.
+
+    Kimi answers 400, not 429: waiting does not help, so the task fails without retrying and
+    the message says how many files the organization holds and how to delete them.
+    """

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import TaskGroup
 
+from airflow_provider_kimi.batch.limits import BATCH_MODELS
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.operators import (
@@ -25,6 +26,7 @@ def kimi_batch(
     completion_window: str = "24h",
     metadata: Mapping[str, str] | None = None,
     known_file_ids: Any = None,
+    allowed_models: Collection[str] = BATCH_MODELS,
     deferrable: bool = True,
     poll_interval: float = 60.0,
     succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
@@ -48,6 +50,7 @@ def kimi_batch(
     :param completion_window: From ``12h`` to ``7d``. Default ``24h``.
     :param metadata: Up to 14 string pairs stored with the batch.
     :param known_file_ids: ``ms://`` ids the input may refer to (e.g. media uploaded upstream).
+    :param allowed_models: The models the input may name. Default ``kimi-k2.6`` and ``kimi-k2.5``.
     :param deferrable: Wait in the triggerer. Default True.
     :param poll_interval: Seconds between checks while waiting. Default 60.
     :param succeed_on: Ended statuses that go on to the download. Default ``("completed",)``.
@@ -57,7 +60,11 @@ def kimi_batch(
     """
     with TaskGroup(group_id=group_id):
         file_id = KimiUploadFileOperator(
-            task_id="upload", file_path=input_path, known_file_ids=known_file_ids, kimi_conn_id=kimi_conn_id
+            task_id="upload",
+            file_path=input_path,
+            known_file_ids=known_file_ids,
+            allowed_models=allowed_models,
+            kimi_conn_id=kimi_conn_id,
         ).output
         batch_id = KimiCreateBatchOperator(
             task_id="create",

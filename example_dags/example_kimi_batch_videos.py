@@ -47,6 +47,7 @@ QUESTIONS = {
     "objects": "List the main objects that appear in this video.",
 }
 SAMPLE_VIDEOS = ("harbour.mp4", "kitchen.mp4", "traffic.mp4")
+MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 
 
 def run_folder(run_id: str) -> ObjectStoragePath:
@@ -84,7 +85,8 @@ def example_kimi_batch_videos() -> None:
         folder = run_folder(str(run_id)) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         for name in SAMPLE_VIDEOS:
-            (folder / name).write_bytes(f"placeholder video {name}\n".encode())
+            # An MP4 header (Kimi checks a video's format by its first bytes), then a placeholder.
+            (folder / name).write_bytes(MP4_HEADER + f"placeholder video {name}\n".encode())
         return [str(folder / name) for name in SAMPLE_VIDEOS]
 
     @task(multiple_outputs=True)

@@ -63,7 +63,8 @@ def kimi_endpoint() -> Iterator[str]:
     from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
     from airflow_provider_kimi.emulator.connection import airflow_connection_env
 
-    settings = EmulatorSettings(time_scale=0.5, access_log=False, log_level="warning")
+    # Tier 1, as a new batch-capable account: 200 requests a minute, 50 in flight, per key.
+    settings = EmulatorSettings(time_scale=0.5, tier=1, access_log=False, log_level="warning")
     with KimiEmulator(settings) as emulator:
         os.environ.update(airflow_connection_env(emulator.base_url, emulator.api_key))
         os.environ.setdefault("KIMI_EXAMPLE_POLL_SECONDS", "1")

@@ -85,3 +85,32 @@ SUPPORTED_MIME_TYPES: Final = MappingProxyType(
 
 MEDIA_PURPOSES: Final = MappingProxyType({"image": "image", "video": "video"})
 """Files API ``purpose`` used to upload each media kind."""
+
+MEDIA_SIGNATURES: Final = MappingProxyType(
+    {
+        "image": (
+            ("png", 0, b"\x89PNG\r\n\x1a\n"),
+            ("jpeg", 0, b"\xff\xd8\xff"),
+            ("gif", 0, b"GIF8"),
+            ("webp", 8, b"WEBP"),
+        ),
+        "video": (
+            ("mp4 / mov / 3gpp", 4, b"ftyp"),
+            ("mov", 4, b"moov"),
+            ("mov", 4, b"mdat"),
+            ("mov", 4, b"wide"),
+            ("mov", 4, b"free"),
+            ("mpeg", 0, b"\x00\x00\x01\xba"),
+            ("mpeg", 0, b"\x00\x00\x01\xb3"),
+            ("avi", 8, b"AVI "),
+            ("flv", 0, b"FLV"),
+            ("webm", 0, b"\x1a\x45\xdf\xa3"),
+            ("wmv", 0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),
+        ),
+    }
+)
+"""How a file of each format Kimi reads begins: ``(format, offset, bytes)``. Kimi judges an
+uploaded image or video by its content, not its name."""
+
+MEDIA_HEAD_BYTES: Final = 16
+"""Bytes read from the start of a media file to recognise its format."""

@@ -21,7 +21,9 @@ from airflow_provider_kimi.batch.limits import (
     IMAGE_MIME_TYPES,
     MAX_FILE_BYTES,
     MEDIA_FILE_REFERENCE_PREFIX,
+    MEDIA_HEAD_BYTES,
     MEDIA_PURPOSES,
+    MEDIA_SIGNATURES,
     VIDEO_MIME_TYPES,
     MediaKind,
 )
@@ -60,6 +62,20 @@ def media_type(name: str, kind: MediaKind | None = None) -> tuple[MediaKind, str
     return found
 
 
+def check_media_content(head: bytes, name: str, kind: MediaKind) -> None:
+    """Refuse media whose first bytes are no format Kimi reads for ``kind`` (an empty file too).
+
+    Kimi judges an image or video by its content: a renamed or broken file is refused at upload
+    (or fails its request when inline), so it is caught here first, naming the file.
+    """
+    if not head:
+        raise UnsupportedMediaError(f'"{name}" is empty')
+    signatures = MEDIA_SIGNATURES[kind]
+    if not any(head[offset : offset + len(magic)] == magic for _, offset, magic in signatures):
+        formats = ", ".join(dict.fromkeys(fmt for fmt, _, _ in signatures))
+        raise UnsupportedMediaError(f'"{name}" is not {_ARTICLED[kind]} Kimi reads: its content is none of {formats}')
+
+
 def data_url(data: bytes, mime: str) -> str:
     """``data:<mime>;base64,<data>``."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
@@ -92,6 +108,7 @@ def inline_part(
     name = filename or _source_name(source)
     found_kind, mime = media_type(name, kind)
     data = _read_bytes(source)
+    check_media_content(data[:MEDIA_HEAD_BYTES], name, found_kind)
     encoded = 4 * ((len(data) + 2) // 3) + len(f"data:{mime};base64,")
     if encoded > max_bytes:
         raise MediaTooLargeError(
@@ -127,6 +144,7 @@ class MediaUploader:
         key = (found_kind, self._digest(source))
         file_id = self._ids.get(key)
         if file_id is None:
+            check_media_content(_read_head(source), name, found_kind)
             local = _local_path(source)
             payload = local if local is not None else source
             file_id = self._upload(payload, PurePosixPath(name).name, MEDIA_PURPOSES[found_kind])
@@ -180,6 +198,19 @@ def _source_name(source: MediaSource) -> str:
         raise UnsupportedMediaError("raw media bytes need a filename (its extension gives the format)")
     local = _local_path(source)
     return str(local) if local is not None else _remote(source).name
+
+
+def _read_head(source: MediaSource) -> bytes:
+    """The first bytes of a media file, enough to recognise its format."""
+    if isinstance(source, bytes):
+        return source[:MEDIA_HEAD_BYTES]
+    local = _local_path(source)
+    if local is not None:
+        with local.open("rb") as handle:
+            return handle.read(MEDIA_HEAD_BYTES)
+    with _remote(source).open("rb") as handle:
+        head: bytes = handle.read(MEDIA_HEAD_BYTES)
+    return head
 
 
 def _read_bytes(source: MediaSource) -> bytes:

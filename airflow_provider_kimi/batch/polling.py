@@ -84,6 +84,7 @@ class RequestBudget:
         if requests_per_minute < 0:
             raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
         self.requests_per_minute = requests_per_minute
+        self.configured_per_minute = requests_per_minute
         self.spacing = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
         self._next_slot = -math.inf
         self.paused_until = -math.inf
@@ -100,6 +101,19 @@ class RequestBudget:
             return None
         self._next_slot = at + self.spacing
         return at
+
+    def adopt_limit(self, requests_per_minute: float) -> None:
+        """Keep to the limit the server announced (when the connection set none of its own).
+
+        The slot already handed out keeps its time; the ones after it are spaced anew.
+        """
+        if requests_per_minute <= 0 or requests_per_minute == self.requests_per_minute:
+            return
+        old_spacing = self.spacing
+        self.requests_per_minute = requests_per_minute
+        self.spacing = 60.0 / requests_per_minute
+        if self._next_slot != -math.inf:
+            self._next_slot += self.spacing - old_spacing
 
     def is_paused(self, now: float) -> bool:
         """Whether a 429 asked every caller to hold off at ``now``."""

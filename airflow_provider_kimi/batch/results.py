@@ -75,7 +75,11 @@ class BatchResult:
     """One line of an output or error file, flattened.
 
     Token counts are 0 where the line reports no usage. ``cached_tokens`` is part of
-    ``prompt_tokens``. ``source`` and ``line_number`` say where the line was read, so a
+    ``prompt_tokens`` (``usage.prompt_tokens_details.cached_tokens``); the tokens a thinking
+    model spent on ``reasoning_content`` are part of ``completion_tokens``. ``finish_reason``
+    ``"length"`` means the answer was cut at ``max_tokens``; ``"tool_calls"`` means the model
+    answered with ``tool_calls`` (the OpenAI shape: ``id``, ``type``, ``function.name``,
+    ``function.arguments``) rather than text. ``source`` and ``line_number`` say where the line was read, so a
     duplicate or an odd answer can be found again. One is built per line of files that run to
     millions of lines, so it is not frozen: a frozen dataclass takes three times as long to build.
     """
@@ -85,6 +89,8 @@ class BatchResult:
     status_code: int | None = None
     answer: str | None = None
     finish_reason: str | None = None
+    reasoning_content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
@@ -300,10 +306,11 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
     except ValueError as exc:
         raise _bad(source, line_number, f"{custom_id}: {exc}") from None
 
-    answer = finish_reason = error_type = error_code = message = None
+    answer = finish_reason = reasoning = error_type = error_code = message = None
+    tool_calls = None
     if 200 <= status_code < 300:
         status = _SUCCEEDED
-        answer, finish_reason = _first_choice(body)
+        answer, finish_reason, reasoning, tool_calls = _first_choice(body)
     else:
         status = _FAILED
         body_error = body.get("error") if type(body) is dict else None
@@ -319,6 +326,8 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
         status_code=status_code,
         answer=answer,
         finish_reason=finish_reason,
+        reasoning_content=reasoning,
+        tool_calls=tool_calls,
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total,
@@ -378,21 +387,36 @@ def format_table(results: Iterable[BatchResult], limit: int | None = 20, answer_
     return "\n".join(lines)
 
 
-def _first_choice(body: Any) -> tuple[str | None, str | None]:
-    """The first choice's answer text and finish reason; content given as parts is joined."""
+_NO_CHOICE: tuple[None, None, None, None] = (None, None, None, None)
+
+
+def _first_choice(body: Any) -> tuple[str | None, str | None, str | None, list[dict[str, Any]] | None]:
+    """The first choice's answer text, finish reason, reasoning and tool calls.
+
+    Content given as parts is joined; tool calls that are not objects are dropped.
+    """
     choices = body.get("choices") if type(body) is dict else None
     if type(choices) is not list or not choices or type(choices[0]) is not dict:
-        return None, None
+        return _NO_CHOICE
     choice = choices[0]
     message = choice.get("message")
-    content = message.get("content") if type(message) is dict else None
+    if type(message) is not dict:
+        return None, _opt_str(choice.get("finish_reason")), None, None
+    content = message.get("content")
     if type(content) is list:
         content = "".join(
             part["text"]
             for part in content
             if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
         )
-    return (content if type(content) is str else None), _opt_str(choice.get("finish_reason"))
+    calls = message.get("tool_calls")
+    tool_calls = [call for call in calls if type(call) is dict] if type(calls) is list and calls else None
+    return (
+        content if type(content) is str else None,
+        _opt_str(choice.get("finish_reason")),
+        _opt_str(message.get("reasoning_content")),
+        tool_calls,
+    )
 
 
 def _usage(body: Any) -> tuple[int, int, int, int]:

@@ -71,6 +71,9 @@ class ResultSummary:
     unexpected: int | None = None
     duplicates: int = 0
     duplicate_custom_ids: tuple[str, ...] = ()
+    truncated: int = 0
+    """Answers cut at ``max_tokens`` (``finish_reason: "length"``): succeeded, yet incomplete."""
+    truncated_custom_ids: tuple[str, ...] = ()
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0
@@ -110,6 +113,8 @@ class ResultSummary:
             "unexpected": self.unexpected,
             "duplicates": self.duplicates,
             "duplicate_custom_ids": list(self.duplicate_custom_ids),
+            "truncated": self.truncated,
+            "truncated_custom_ids": list(self.truncated_custom_ids),
             "results": self.results,
             "total": self.total,
             "prompt_tokens": self.prompt_tokens,
@@ -125,6 +130,16 @@ class ResultSummary:
             },
             "top_errors": [{"message": e.message, "count": e.count} for e in self.top_errors],
         }
+
+    def truncation_warning(self) -> str:
+        """The line that warns of answers cut at ``max_tokens`` (empty when there are none)."""
+        if not self.truncated:
+            return ""
+        return (
+            f"Truncated: {self.truncated:,} answers stopped at max_tokens (finish_reason 'length'), "
+            "so they are incomplete; raise max_tokens (thinking models spend it on reasoning too): "
+            + _listing(self.truncated_custom_ids, self.truncated)
+        )
 
     def format(self) -> str:
         """A few readable lines for a log: counts, tokens, cost at batch price against real time."""
@@ -150,6 +165,8 @@ class ResultSummary:
                 f"Duplicates: {self.duplicates:,} lines repeat a custom_id already read: "
                 + _listing(self.duplicate_custom_ids, self.duplicates)
             )
+        if self.truncated:
+            lines.append(self.truncation_warning())
         if self.top_errors:
             lines.append("Top errors:")
             lines.extend(f"  {e.count:,} x {e.message}" for e in self.top_errors)
@@ -172,6 +189,8 @@ class SummaryBuilder:
     _seen: set[str] = field(default_factory=set, init=False)
     _duplicates: int = field(default=0, init=False)
     _duplicate_ids: list[str] = field(default_factory=list, init=False)
+    _truncated: int = field(default=0, init=False)
+    _truncated_ids: list[str] = field(default_factory=list, init=False)
     _prompt: int = field(default=0, init=False)
     _cached: int = field(default=0, init=False)
     _completion: int = field(default=0, init=False)
@@ -193,6 +212,10 @@ class SummaryBuilder:
         self._seen.add(custom_id)
         status = result.status
         self._counts[status] += 1
+        if result.finish_reason == "length":
+            self._truncated += 1
+            if len(self._truncated_ids) < self.display_limit:
+                self._truncated_ids.append(custom_id)
         if status is not _SUCCEEDED:
             self._count_error(_truncate(result.error_summary or status.value, ERROR_MESSAGE_WIDTH))
 
@@ -232,6 +255,8 @@ class SummaryBuilder:
             unexpected=unexpected,
             duplicates=self._duplicates,
             duplicate_custom_ids=tuple(self._duplicate_ids),
+            truncated=self._truncated,
+            truncated_custom_ids=tuple(self._truncated_ids),
             prompt_tokens=self._prompt,
             cached_tokens=self._cached,
             completion_tokens=self._completion,

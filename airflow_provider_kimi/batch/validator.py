@@ -134,7 +134,7 @@ class InvalidBatchInputError(ValueError):
 def validate_file(
     path: PathArg,
     *,
-    models: Collection[str] = BATCH_MODELS,
+    allowed_models: Collection[str] = BATCH_MODELS,
     max_bytes: int = MAX_FILE_BYTES,
     max_problems: int = DEFAULT_MAX_PROBLEMS,
     known_file_ids: Collection[str] | None = None,
@@ -143,7 +143,9 @@ def validate_file(
     """Check every line of a batch input file; upload nothing.
 
     ``path`` is a local path or anything with ``.open("rb")`` and ``.name`` (an
-    ``ObjectStoragePath``). ``known_file_ids``, when given, are the only ``ms://`` ids accepted.
+    ``ObjectStoragePath``). ``allowed_models`` are the models a line may name (default Kimi's
+    batch models; pass a new one without waiting for a release). ``known_file_ids``, when given,
+    are the only ``ms://`` ids accepted.
     A line nesting objects and arrays deeper than ``max_depth`` levels is refused.
     Raises ``OSError`` when the file cannot be read.
     """
@@ -153,7 +155,7 @@ def validate_file(
     if not source.name.endswith(".jsonl"):
         file_problems.append(Problem(FILE_LINE, "file", f'name "{source.name}" must end in .jsonl'))
 
-    checker = _LineChecker(report, models, known_file_ids, max(max_problems, 0), max_depth)
+    checker = _LineChecker(report, allowed_models, known_file_ids, max(max_problems, 0), max_depth)
     with open_read(source) as handle:
         checker.check_lines(handle)
 

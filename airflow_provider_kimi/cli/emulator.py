@@ -80,6 +80,25 @@ def register(subparsers: Any) -> None:
     rules.add_argument("--max-files", type=int, default=1000, help="file count quota")
     rules.add_argument("--max-total-gb", type=float, default=10.0, help="quota of all files together (GB)")
     rules.add_argument(
+        "--max-batch-files", type=int, default=1000, help="batch-file quota of the organization (default 1000)"
+    )
+    rules.add_argument(
+        "--result-files-free",
+        action="store_true",
+        help="output and error files do not count against the batch-file quota (by default they do)",
+    )
+    rules.add_argument(
+        "--ordered", action="store_true", help="result lines in input order (by default a seeded shuffle)"
+    )
+
+    limits = parser.add_argument_group("account rate limits (per API key; none unless set)")
+    limits.add_argument("--tier", type=int, choices=range(6), help="Kimi's tier 0..5: its concurrency and RPM")
+    limits.add_argument("--rpm", type=int, help="requests per minute per key (wins over --tier)")
+    limits.add_argument("--concurrency", type=int, help="requests in flight per key (wins over --tier)")
+    limits.add_argument(
+        "--rate-window", type=float, default=60.0, help="length of the rate-limit window in seconds (default 60)"
+    )
+    rules.add_argument(
         "--hold-new-batches-after",
         type=int,
         help="new batches pause after this many requests (release them through the admin routes)",
@@ -93,7 +112,7 @@ def register(subparsers: Any) -> None:
         help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,lost=0.02,slow=0.05 "
         "(lost: the call is carried out but its answer never arrives)",
     )
-    faults.add_argument("--seed", type=int, help="seed of the fault schedule")
+    faults.add_argument("--seed", type=int, help="seed of the fault schedule and of the result order")
     faults.add_argument("--retry-after", type=_non_negative, default=1.0, help="retry-after of injected 429s (s)")
     faults.add_argument("--slow-seconds", type=_non_negative, default=2.0, help="delay of a slow answer (s)")
 
@@ -125,6 +144,13 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         max_file_bytes=int(args.max_file_mb * MIB),
         max_files=args.max_files,
         max_total_bytes=int(args.max_total_gb * GIB),
+        max_batch_files=args.max_batch_files,
+        result_files_count=not args.result_files_free,
+        ordered_results=args.ordered,
+        tier=args.tier,
+        rpm=args.rpm,
+        concurrency=args.concurrency,
+        rate_window_seconds=args.rate_window,
         hold_new_batches_after=args.hold_new_batches_after,
         faults=args.faults,
         seed=args.seed,
@@ -177,3 +203,14 @@ def _announce(emulator: KimiEmulator) -> None:
     print(f"admin routes under {emulator.url}/_emulator", flush=True)
     shown = f"the configured key ({mask_key(key)})" if key else "<any non-empty key>"
     print(f"Authorization: Bearer {shown}; Ctrl-C to stop", flush=True)
+    rpm, concurrency = emulator.settings.account_limits
+    if rpm is not None or concurrency is not None:
+        shown = ", ".join(
+            text
+            for text in (
+                None if rpm is None else f"{rpm} requests a minute",
+                None if concurrency is None else f"{concurrency} in flight",
+            )
+            if text
+        )
+        print(f"account rate limits per key: {shown}", flush=True)

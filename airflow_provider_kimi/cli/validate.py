@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         with file_progress(args.quiet) as progress:
             report = validate_file(
                 tracked(progress, args.file, "validate"),
-                models=args.models or BATCH_MODELS,
+                allowed_models=args.models or BATCH_MODELS,
                 max_bytes=args.max_bytes,
                 max_problems=args.max_problems,
             )

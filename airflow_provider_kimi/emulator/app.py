@@ -23,7 +23,6 @@ from starlette.routing import Route
 from airflow_provider_kimi.emulator.body_limit import MULTIPART_OVERHEAD, BodyLimit
 from airflow_provider_kimi.emulator.checks import (
     check_batch_create,
-    check_quota,
     check_upload_params,
     check_upload_size,
     parse_json_body,
@@ -31,6 +30,8 @@ from airflow_provider_kimi.emulator.checks import (
 from airflow_provider_kimi.emulator.engine import BatchEngine
 from airflow_provider_kimi.emulator.errors import ApiError, bad_request, not_found
 from airflow_provider_kimi.emulator.faults import ASGIApp, FaultInjector, Receive, Scope, Send
+from airflow_provider_kimi.emulator.quota import MAGIC_BYTES_NEEDED, check_quota, check_upload_content
+from airflow_provider_kimi.emulator.ratelimit import KeyLimiter, RateLimiter
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.stats import EmulatorStats
 from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
@@ -134,16 +135,19 @@ class EmulatorRoutes:
         content_name, path = self.store.new_content_path()
         source.seek(0)
         size = 0
+        head = b""
         try:
             with path.open("wb") as target:
                 while chunk := source.read(COPY_CHUNK):
+                    head = head or chunk[:MAGIC_BYTES_NEEDED]
                     size += len(chunk)
                     if size > self.settings.max_file_bytes:
                         break
                     target.write(chunk)
+            check_upload_content(size, head, purpose)
             check_upload_size(size, purpose, self.settings)
             with self.store.lock:
-                check_quota(*self.store.usage(), size, self.settings)
+                check_quota(self.store.files.values(), size, purpose, self.settings)
                 record = FileRecord(new_id(), filename, purpose, size, int(time.time()), content_name)
                 self.store.add_file(record)
             return record
@@ -264,7 +268,7 @@ async def _tick_forever(engine: BatchEngine, interval: float) -> None:
 
 
 def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> FaultInjector:
-    """The full ASGI app: fault injection around Starlette with bearer auth."""
+    """The full ASGI app: fault injection, then account rate limits, around Starlette with bearer auth."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -283,4 +287,8 @@ def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, st
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    return FaultInjector(starlette_app, settings, stats)
+    rpm, concurrency = settings.account_limits
+    if rpm is None and concurrency is None:
+        return FaultInjector(starlette_app, settings, stats)
+    limiter = KeyLimiter(rpm, concurrency, settings.rate_window_seconds)
+    return FaultInjector(RateLimiter(starlette_app, limiter, stats), settings, stats)

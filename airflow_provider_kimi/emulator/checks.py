@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_kimi.emulator.errors import bad_request, quota_exceeded
+from airflow_provider_kimi.emulator.errors import bad_request
 from airflow_provider_kimi.emulator.message_checks import message_problems, thinking_problems
 from airflow_provider_kimi.emulator.nesting import exceeds_depth
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
@@ -41,19 +41,9 @@ def check_upload_params(filename: str, purpose: str) -> None:
 
 
 def check_upload_size(size: int, purpose: str, settings: EmulatorSettings) -> None:
-    """Refuse an empty batch file and any file above the size limit."""
-    if size == 0 and purpose == "batch":
-        raise bad_request("the batch input file is empty")
+    """Refuse any file above the size limit."""
     if size > settings.max_file_bytes:
         raise bad_request(f"file is {size} bytes; the limit is {settings.max_file_bytes} bytes")
-
-
-def check_quota(file_count: int, total_bytes: int, new_bytes: int, settings: EmulatorSettings) -> None:
-    """Refuse an upload that would pass the per-user file count or total size quota."""
-    if file_count + 1 > settings.max_files:
-        raise quota_exceeded(f"file count quota reached ({settings.max_files} files); delete some files")
-    if total_bytes + new_bytes > settings.max_total_bytes:
-        raise quota_exceeded(f"storage quota reached ({settings.max_total_bytes} bytes in all); delete some files")
 
 
 # -- batch create -----------------------------------------------------------------------------

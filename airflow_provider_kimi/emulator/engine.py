@@ -29,6 +29,8 @@ from airflow_provider_kimi.emulator.checks import (
     validate_input,
 )
 from airflow_provider_kimi.emulator.errors import bad_request, not_found
+from airflow_provider_kimi.emulator.ordering import shuffle_lines
+from airflow_provider_kimi.emulator.replies import answer_body, cached_prefix_tokens, kimi_reply
 from airflow_provider_kimi.emulator.responder import Reply, digest, error_reply, respond
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.store import BatchRecord, FileRecord, Store, new_id
@@ -62,6 +64,8 @@ class BatchEngine:
         self.store = store
         self.clock = clock
         self.hold_new_batches_after = settings.hold_new_batches_after
+        # Prompt prefixes each running batch has seen, for cached-token counts (kept in memory only).
+        self._prefixes: dict[str, set[str]] = {}
 
     # -- API operations ---------------------------------------------------------------------
     def create(self, request: BatchRequest) -> dict[str, Any]:
@@ -328,7 +332,7 @@ class BatchEngine:
             for offset, raw in iter_input_lines(source, record.input_offset):
                 index = record.completed + record.failed
                 created = int(record.phase_started + (index + 1) * per_request)
-                line, ok = self._execute(json.loads(raw), created)
+                line, ok = self._execute(json.loads(raw), created, self._prefixes.setdefault(record.id, set()))
                 (output if ok else errors).write(orjson.dumps(line) + b"\n")
                 record.input_offset = offset
                 if ok:
@@ -339,7 +343,7 @@ class BatchEngine:
                 if count == 0:
                     break
 
-    def _execute(self, request: dict[str, Any], created: int) -> tuple[dict[str, Any], bool]:
+    def _execute(self, request: dict[str, Any], created: int, prefixes: set[str]) -> tuple[dict[str, Any], bool]:
         """Answer one input line; the result line and whether it belongs in the output file."""
         custom_id, body = request["custom_id"], request["body"]
         forbidden = (
@@ -348,7 +352,9 @@ class BatchEngine:
         reply: Reply = (
             error_reply(400, f"parameters {forbidden} cannot be changed for this model")
             if forbidden
-            else respond(body, created)
+            else kimi_reply(
+                respond(answer_body(body), created), body, cached_prefix_tokens(body.get("messages") or [], prefixes)
+            )
         )
         response = {
             "status_code": reply.status_code,
@@ -362,6 +368,7 @@ class BatchEngine:
         """End a batch: note never-run lines, publish its result files, stamp the time."""
         if status in ("cancelled", "expired") and record.in_progress_at is not None:
             self._write_unrun(record, "batch_cancelled" if status == "cancelled" else "batch_expired")
+        self._prefixes.pop(record.id, None)
         record.output_file_id = self._publish(record, "output", at)
         record.error_file_id = self._publish(record, "error", at)
         record.status = status
@@ -406,6 +413,8 @@ class BatchEngine:
         if size == 0:
             path.unlink(missing_ok=True)
             return None
+        if not self.settings.ordered_results:
+            shuffle_lines(path, self.settings.seed, record.id)
         published = FileRecord(
             id=new_id(),
             filename=f"{record.id}_{kind}.jsonl",

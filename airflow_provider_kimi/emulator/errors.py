@@ -44,12 +44,3 @@ def bad_request(message: str, *, code: str | None = None) -> ApiError:
 def not_found(kind: str, resource_id: str) -> ApiError:
     """404 ``resource_not_found_error`` for an unknown id."""
     return ApiError(404, "resource_not_found_error", f"{kind} {resource_id!r} not found")
-
-
-def quota_exceeded(message: str) -> ApiError:
-    """429 ``exceeded_current_quota_error``.
-
-    Kimi lists this type under 429. Retrying cannot help until the user deletes files, so the
-    response says ``x-should-retry: false`` and the openai SDK raises at once instead of backing off.
-    """
-    return ApiError(429, "exceeded_current_quota_error", message, headers={"x-should-retry": "false"})

@@ -17,6 +17,16 @@ FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "lost", "slow")
 FORBIDDEN_PARAMS_POLICIES: tuple[str, ...] = ("fail_batch", "fail_line")
 FILE_STATUSES: tuple[str, ...] = ("ok", "ready")
 
+TIER_LIMITS: dict[int, tuple[int, int]] = {
+    0: (1, 3),
+    1: (50, 200),
+    2: (100, 500),
+    3: (200, 5000),
+    4: (400, 5000),
+    5: (1000, 10000),
+}
+"""Kimi's account tiers: tier -> (concurrent requests, requests per minute)."""
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 
@@ -55,7 +65,20 @@ class EmulatorSettings:
     max_file_bytes: int = 100 * MIB
     max_files: int = 1000
     max_total_bytes: int = 10 * GIB
+    # Kimi's batch-file quota per organization; whether result files count is not documented.
+    max_batch_files: int = 1000
+    result_files_count: bool = True
     file_status: str = "ok"
+
+    # Account rate limits per API key (none unless set): a Kimi tier, or the numbers directly
+    # (these win over the tier). The window is Kimi's minute; a test may shorten it.
+    tier: int | None = None
+    rpm: int | None = None
+    concurrency: int | None = None
+    rate_window_seconds: float = 60.0
+
+    # Result lines come back in a seeded order that is not the input's, as OpenAI warns.
+    ordered_results: bool = False
 
     # Fault injection on /v1 routes: share of calls per kind, e.g. {"429": 0.2, "drop": 0.05}.
     faults: dict[str, float] = field(default_factory=dict)
@@ -81,11 +104,24 @@ class EmulatorSettings:
             raise ValueError(f"forbidden_params_policy must be one of {FORBIDDEN_PARAMS_POLICIES}")
         if self.file_status not in FILE_STATUSES:
             raise ValueError(f"file_status must be one of {FILE_STATUSES}")
+        if self.tier is not None and not 0 <= self.tier <= 5:
+            raise ValueError(f"tier must be 0..5, got {self.tier}")
+        if any(v is not None and v < 1 for v in (self.rpm, self.concurrency)) or self.rate_window_seconds <= 0:
+            raise ValueError("rpm and concurrency must be >= 1 and rate_window_seconds > 0")
         unknown = set(self.faults) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
         if sum(self.faults.values()) > 1.0 or any(share < 0 for share in self.faults.values()):
             raise ValueError("fault shares must be >= 0 and add up to at most 1")
+
+    @property
+    def account_limits(self) -> tuple[int | None, int | None]:
+        """``(requests per minute, concurrency)`` per key: ``rpm``/``concurrency``, else the tier's."""
+        tier_concurrency, tier_rpm = TIER_LIMITS[self.tier] if self.tier is not None else (None, None)
+        return (
+            self.rpm if self.rpm is not None else tier_rpm,
+            self.concurrency if self.concurrency is not None else tier_concurrency,
+        )
 
     def scaled(self, seconds: float) -> float:
         """A delay as the emulator actually waits it."""

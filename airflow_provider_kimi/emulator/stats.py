@@ -21,6 +21,7 @@ class EmulatorStats:
         self.batches_created = 0
         self.requests: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.rate_limited = 0
         self.user_agents: Counter[str] = Counter()
 
     def count_request(self, route: str) -> None:
@@ -39,6 +40,11 @@ class EmulatorStats:
         with self._lock:
             self.faults[kind] += 1
 
+    def count_rate_limited(self) -> None:
+        """A call refused with 429 because its key was over the account's rate limit."""
+        with self._lock:
+            self.rate_limited += 1
+
     def count_upload(self) -> None:
         with self._lock:
             self.uploads += 1
@@ -55,5 +61,6 @@ class EmulatorStats:
                 "batches_created": self.batches_created,
                 "requests": dict(self.requests),
                 "faults": dict(self.faults),
+                "rate_limited": self.rate_limited,
                 "user_agents": dict(self.user_agents),
             }

@@ -157,11 +157,6 @@ class Store:
             self.batches[record.id] = record
             self.save()
 
-    def usage(self) -> tuple[int, int]:
-        """How many files the store holds and how many bytes they take."""
-        with self.lock:
-            return len(self.files), sum(f.bytes for f in self.files.values())
-
     # -- persistence --------------------------------------------------------------------------
     def save(self) -> None:
         """Write every record to ``state.json`` (atomically) when the state is persistent."""

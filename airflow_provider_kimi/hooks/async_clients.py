@@ -25,6 +25,7 @@ from openai import AsyncOpenAI
 
 from airflow_provider_kimi.batch.polling import RequestBudget, concurrent_requests_for
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook, KimiClientSettings
+from airflow_provider_kimi.hooks.server_limits import async_http_client
 
 T = TypeVar("T")
 
@@ -38,13 +39,17 @@ RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
 
 
-def build_async_client(settings: KimiClientSettings) -> AsyncOpenAI:
+def build_async_client(settings: KimiClientSettings, budget: RequestBudget | None = None) -> AsyncOpenAI:
     """The client behind a ``SharedAsyncClient``: no SDK retries, :meth:`SharedAsyncClient.call` retries.
 
+    It waits for the server's rate-limit reset when the key has nothing left; given a ``budget``
+    and a connection that sets no limit of its own, the budget adopts the limit the server announces.
     Building one loads the TLS trust store (tens of milliseconds of CPU), so callers on an event
     loop run this in a thread.
     """
-    return AsyncOpenAI(api_key=settings.api_key, base_url=settings.base_url, timeout=settings.timeout, max_retries=0)
+    on_limit = budget.adopt_limit if budget is not None and settings.learn_requests_per_minute else None
+    http_client = async_http_client(settings.server_limit, settings.timeout, on_limit)
+    return AsyncOpenAI(**settings.client_kwargs(max_retries=0), http_client=http_client)
 
 
 class NoRequestSlotBeforeDeadline(Exception):
@@ -86,7 +91,7 @@ class SharedAsyncClient:
         self.conn_id = conn_id
         self.settings = settings
         self.budget = budget
-        self.client = client if client is not None else build_async_client(settings)
+        self.client = client if client is not None else build_async_client(settings, budget)
         self.max_in_flight = concurrent_requests_for(settings.max_requests_per_minute)
         self._gate = asyncio.Semaphore(self.max_in_flight)
         self.users = 0
@@ -178,9 +183,9 @@ async def acquire_client(conn_id: str) -> SharedAsyncClient:
             if shared is None:
                 settings = await KimiBatchHook(kimi_conn_id=conn_id).aget_settings()
                 budget = registry.budgets.get(conn_id)
-                if budget is None or budget.requests_per_minute != settings.max_requests_per_minute:
+                if budget is None or budget.configured_per_minute != settings.max_requests_per_minute:
                     budget = registry.budgets[conn_id] = RequestBudget(settings.max_requests_per_minute)
-                client = await asyncio.to_thread(build_async_client, settings)
+                client = await asyncio.to_thread(build_async_client, settings, budget)
                 shared = registry.clients[conn_id] = SharedAsyncClient(conn_id, settings, budget, client)
     shared.users += 1
     return shared

@@ -32,6 +32,26 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+QUOTA_MESSAGES = ("exceeded the max file count", "total size of the files")
+"""How Kimi's 400 for a full file quota begins (count) and the emulator's for total size."""
+
+
+def is_file_quota_error(err: BaseException) -> bool:
+    """True for Kimi's 400 that refuses an upload because the organization's file quota is full."""
+    return isinstance(err, openai.BadRequestError) and any(text in str(err.message) for text in QUOTA_MESSAGES)
+
+
+def file_quota_message(err: openai.APIStatusError, conn_id: str, purposes: dict[str, int]) -> str:
+    """What a task says when the quota is full: the count held, by purpose, and how to delete files."""
+    held = ", ".join(f"{count} {purpose}" for purpose, count in sorted(purposes.items())) or "none listed"
+    return (
+        f"Kimi refused the upload: the organization's file quota is full (HTTP {err.status_code}: {err.message}). "
+        f"Connection {conn_id!r} sees {sum(purposes.values())} files ({held}). Retrying cannot help: delete files "
+        "that are no longer needed (input files of finished batches, downloaded output and error files), e.g. "
+        f"KimiBatchHook({conn_id!r}).delete_file(file_id) for each id of list_files(), or DELETE /v1/files/{{id}}."
+    )
+
+
 def describe_error(err: BaseException) -> str:
     """A one-line reason that names the HTTP status when there is one; never the key."""
     if isinstance(err, openai.APIStatusError):

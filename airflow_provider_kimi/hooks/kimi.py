@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,10 +18,12 @@ from openai import AsyncOpenAI, OpenAI
 from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL, complete_base_url
 from airflow_provider_kimi.batch.identity import same_batch
+from airflow_provider_kimi.batch.server_limits import ServerRateLimit
 from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.status import BatchStatus
-from airflow_provider_kimi.exceptions import KimiConnectionError, KimiWaitTimeout
-from airflow_provider_kimi.hooks.errors import explained_errors
+from airflow_provider_kimi.exceptions import KimiConnectionError, KimiFileQuotaError, KimiWaitTimeout
+from airflow_provider_kimi.hooks.errors import explained_errors, file_quota_message, is_file_quota_error
+from airflow_provider_kimi.hooks.server_limits import async_http_client, server_limit_for, sync_http_client
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -47,6 +50,22 @@ class KimiClientSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     # Requests a minute all async waits of this connection share in one process; 0 = unlimited.
     max_requests_per_minute: float = DEFAULT_MAX_REQUESTS_PER_MINUTE
+    # True when the connection sets no budget: the limit the server announces is adopted.
+    learn_requests_per_minute: bool = True
+
+    def client_kwargs(self, max_retries: int | None = None) -> dict[str, Any]:
+        """The openai client arguments these settings give (``max_retries`` overridable)."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries if max_retries is None else max_retries,
+        }
+
+    @property
+    def server_limit(self) -> ServerRateLimit:
+        """What the server said about this key's rate limit, shared by every client in the process."""
+        return server_limit_for(self.api_key, self.base_url)
 
 
 def resolve_client_settings(
@@ -85,6 +104,7 @@ def resolve_client_settings(
         timeout=timeout,
         max_retries=max_retries,
         max_requests_per_minute=_requests_per_minute(conn_id, extra),
+        learn_requests_per_minute="max_requests_per_minute" not in extra,
     )
 
 
@@ -209,9 +229,12 @@ class KimiBatchHook(BaseHook):
 
     @cached_property
     def client(self) -> OpenAI:
-        """One synchronous client per hook, so its HTTP connections are reused."""
+        """One synchronous client per hook, so its HTTP connections are reused.
+
+        It waits for the server's rate-limit reset instead of sending when the key has no request left.
+        """
         s = self.settings
-        return OpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return OpenAI(**s.client_kwargs(), http_client=sync_http_client(s.server_limit, s.timeout))
 
     async def aget_settings(self) -> KimiClientSettings:
         """Resolve the settings without blocking the event loop (for triggers)."""
@@ -230,7 +253,7 @@ class KimiBatchHook(BaseHook):
     async def get_async_conn(self) -> AsyncOpenAI:
         """A new async client built from the same connection; close it when done."""
         s = await self.aget_settings()
-        return AsyncOpenAI(api_key=s.api_key, base_url=s.base_url, timeout=s.timeout, max_retries=s.max_retries)
+        return AsyncOpenAI(**s.client_kwargs(), http_client=async_http_client(s.server_limit, s.timeout))
 
     def test_connection(self) -> tuple[bool, str]:
         """List files: a free call that proves the key and the base URL."""
@@ -253,10 +276,16 @@ class KimiBatchHook(BaseHook):
         """
         name, source = _upload_tuple(file, filename)
         files = self.client.files if retry else self.client.with_options(max_retries=0).files
-        if isinstance(source, bytes):
-            return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
-        with source.open("rb") as handle:
-            return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        try:
+            if isinstance(source, bytes):
+                return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+            with source.open("rb") as handle:
+                return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+        except openai.BadRequestError as err:
+            if not is_file_quota_error(err):
+                raise
+            purposes: Counter[str] = Counter(str(held.purpose) for held in self.list_files())
+            raise KimiFileQuotaError(file_quota_message(err, self.kimi_conn_id, purposes)) from err
 
     def get_file(self, file_id: str) -> FileObject:
         """One file's metadata (404 raises ``openai.NotFoundError``)."""

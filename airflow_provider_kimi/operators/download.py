@@ -120,6 +120,8 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         input_ids = iter_input_custom_ids(storage_path(self.input_path)) if self.input_path else None
         summary = builder.build(input_ids)
         self.log.info("Batch %s ended %s.\n%s", batch_id, status.value, summary.format())
+        if summary.truncated:
+            self.log.warning("Batch %s: %s", batch_id, summary.truncation_warning())
         outcome = check_failures(summary, self.max_failed_ratio, self.max_failed_count)
         if outcome.exceeded:
             raise KimiResultsPolicyError(f"Batch {batch_id}: {outcome.message}")

@@ -19,6 +19,7 @@ from airflow_provider_kimi.batch.idempotency import (
     run_key,
     tagged_filename,
 )
+from airflow_provider_kimi.batch.limits import BATCH_MODELS
 from airflow_provider_kimi.batch.metadata import MAX_METADATA_PAIRS, check_metadata
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
@@ -69,6 +70,8 @@ class KimiUploadFileOperator(KimiBaseOperator):
     :param known_file_ids: The media file ids the input may refer to as ``ms://<id>`` (templated,
         e.g. an upload task's output). Given, any other ``ms://`` id fails validation; default None
         checks only that references are well formed.
+    :param allowed_models: The models a batch input may name; default Kimi's batch models
+        (``kimi-k2.6``, ``kimi-k2.5``). Name a new model here without waiting for a release.
     :param reuse_existing: On a retry, reuse the identical file an earlier try of this task instance
         uploaded instead of uploading it again. The uploaded name then carries a short tag:
         ``requests.jsonl`` is stored as ``requests.<tag>.jsonl``. Default True.
@@ -86,11 +89,13 @@ class KimiUploadFileOperator(KimiBaseOperator):
         filename: str | None = None,
         validate: bool = True,
         known_file_ids: Any = None,
+        allowed_models: Collection[str] = BATCH_MODELS,
         reuse_existing: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.known_file_ids = known_file_ids
+        self.allowed_models = frozenset(allowed_models)
         self.file_path = file_path
         self.purpose = purpose
         self.filename = filename
@@ -103,7 +108,7 @@ class KimiUploadFileOperator(KimiBaseOperator):
         path = storage_path(self.file_path)
         if self.purpose == "batch" and self.validate:
             known = None if self.known_file_ids is None else set(self.known_file_ids)
-            report = ensure_valid(path, known_file_ids=known)
+            report = ensure_valid(path, known_file_ids=known, allowed_models=self.allowed_models)
             self.log.info("%s", report.summary())
         filename = self.filename or path.name
         if not self.reuse_existing:

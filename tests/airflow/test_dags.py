@@ -70,6 +70,14 @@ def test_an_invalid_input_is_refused_before_upload(kimi, storage, task_output):
     assert "requests.jsonl:1: body.model:" in task_output()
 
 
+def test_allowed_models_lets_a_new_model_through_and_holds_the_others(kimi, storage, task_output):
+    assert run_dag("kimi_upload_for_a_new_model", {"model": "kimi-k3"}).state == "success"
+    refused = run_dag("kimi_upload_for_a_new_model", {"model": "kimi-k2.5"})
+    assert refused.task_states["upload"] == "failed"
+    assert 'body.model: "kimi-k2.5" is not a batch model (expected one of: kimi-k3)' in task_output()
+    assert kimi.stats()["uploads"] == 1
+
+
 def test_an_expired_batch_fails_the_wait(make_kimi, storage, task_output):
     make_kimi(window_scale=1e-6)
     result = run_dag("kimi_wait_deferred")
@@ -141,6 +149,15 @@ def test_download_accounts_for_successes_failures_and_missing_requests(kimi, sto
     assert 0 < summary["estimated_cost_usd"] < summary["realtime_cost_usd"]
     assert sorted(e["message"][:8] for e in summary["top_errors"]) == ["HTTP 400", "HTTP 500"]
     assert sorted(p.name for p in results.iterdir()) == [f"{batch_id}.error.jsonl", f"{batch_id}.output.jsonl"]
+
+
+def test_download_counts_and_warns_of_answers_cut_at_max_tokens(kimi, storage, task_output):
+    result, _ = download("kimi_download", storage, {"texts": ["a", "b"], "max_tokens": 2})
+    assert result.state == "success", result.task_states
+    summary = result.xcom("download")["summary"]
+    assert (summary["succeeded"], summary["truncated"]) == (2, 2)
+    assert sorted(summary["truncated_custom_ids"]) == ["request-1", "request-2"]
+    assert "Truncated: 2 answers stopped at max_tokens" in task_output()
 
 
 def test_an_all_failed_batch_has_no_output_file_and_fails_a_strict_download(kimi, storage, task_output):

@@ -111,7 +111,7 @@ def test_kimi_fails_a_batch_that_refers_to_an_unknown_video(make_kimi):
 
     make_kimi(report_validation_errors=True)
     hook = KimiBatchHook()
-    known = hook.upload_file(b"placeholder video", purpose="video", filename="known.mp4").id
+    known = hook.upload_file(b"\x00\x00\x00\x18ftypmp42 placeholder", purpose="video", filename="known.mp4").id
     question = {"type": "text", "text": "Summarize the main content of this video."}
     lines = [
         request_line("known", [{"role": "user", "content": [reference_part(known, "video"), question]}]),

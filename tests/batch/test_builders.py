@@ -111,22 +111,42 @@ VIDEOS = {
 }
 
 
+# How a file of each format begins: media are checked by their content, not only their name.
+HEADS = {
+    "png": b"\x89PNG\r\n\x1a\n",
+    "jpg": b"\xff\xd8\xff\xe0",
+    "jpeg": b"\xff\xd8\xff\xe0",
+    "webp": b"RIFF\x00\x00\x00\x00WEBP",
+    "gif": b"GIF89a",
+    "mp4": b"\x00\x00\x00\x18ftypmp42",
+    "3gp": b"\x00\x00\x00\x18ftyp3gp4",
+    "3gpp": b"\x00\x00\x00\x18ftyp3gp4",
+    "mov": b"\x00\x00\x00\x14ftypqt  ",
+    "mpeg": b"\x00\x00\x01\xba",
+    "mpg": b"\x00\x00\x01\xb3",
+    "avi": b"RIFF\x00\x00\x00\x00AVI ",
+    "flv": b"FLV\x01",
+    "webm": b"\x1a\x45\xdf\xa3",
+    "wmv": b"\x30\x26\xb2\x75\x8e\x66\xcf\x11",
+}
+
+
 @pytest.mark.parametrize(
     ("ext", "mime", "kind"),
     [*((e, m, "image") for e, m in IMAGES.items()), *((e, m, "video") for e, m in VIDEOS.items())],
 )
 def test_inline_part_has_the_right_mime_type(tmp_path, ext, mime, kind):
     media = tmp_path / f"clip.{ext.upper() if ext == 'png' else ext}"
-    media.write_bytes(b"\x00\x01media")
+    media.write_bytes(HEADS[ext] + b"media")
     part = inline_part(media)
     key = f"{kind}_url"
-    encoded = base64.b64encode(b"\x00\x01media").decode()
+    encoded = base64.b64encode(HEADS[ext] + b"media").decode()
     assert part == {"type": key, key: {"url": f"data:{mime};base64,{encoded}"}}
 
 
 def test_inline_parts_validate(tmp_path):
-    (tmp_path / "a.webp").write_bytes(b"img")
-    (tmp_path / "b.mov").write_bytes(b"vid")
+    (tmp_path / "a.webp").write_bytes(HEADS["webp"] + b"img")
+    (tmp_path / "b.mov").write_bytes(HEADS["mov"] + b"vid")
     rows = [{"media": str(tmp_path / "a.webp")}, {"media": [tmp_path / "b.mov", tmp_path / "a.webp"]}]
     path = tmp_path / "in.jsonl"
     write_requests(vision_requests(rows, prompt="Describe."), path)
@@ -142,9 +162,24 @@ def test_unsupported_and_mismatched_media(tmp_path):
         inline_part(b"x")
 
 
+def test_media_content_must_be_a_format_kimi_reads(tmp_path):
+    (tmp_path / "renamed.png").write_bytes(HEADS["mp4"] + b"a video named as a picture")
+    with pytest.raises(UnsupportedMediaError, match=r'renamed\.png" is not an image Kimi reads: .* png, jpeg'):
+        inline_part(tmp_path / "renamed.png")
+    upload = FakeUpload()
+    with pytest.raises(UnsupportedMediaError, match=r'"clip\.mp4" is not a video Kimi reads'):
+        MediaUploader(upload).part(b"placeholder", filename="clip.mp4")
+    with pytest.raises(UnsupportedMediaError, match=r'"empty\.gif" is empty'):
+        MediaUploader(upload).part(b"", filename="empty.gif")
+    assert upload.calls == []  # nothing was uploaded
+    # A format is judged by content, whatever the extension of its kind says.
+    assert inline_part(HEADS["jpg"] + b"x", filename="photo.png")["image_url"]["url"].startswith("data:image/png")
+
+
 def test_inline_media_counted_against_the_limit():
+    data = HEADS["png"] + b"x" * 92
     with pytest.raises(MediaTooLargeError, match=r'"big.png" is 158 bytes as a data URL, over the 100-byte'):
-        inline_part(b"x" * 100, filename="big.png", max_bytes=100)
+        inline_part(data, filename="big.png", max_bytes=100)
 
 
 class FakeUpload:
@@ -157,9 +192,9 @@ class FakeUpload:
 
 
 def test_upload_mode_uploads_each_media_once(tmp_path):
-    (tmp_path / "cat.png").write_bytes(b"cat")
-    (tmp_path / "copy-of-cat.png").write_bytes(b"cat")
-    (tmp_path / "clip.mp4").write_bytes(b"clip")
+    (tmp_path / "cat.png").write_bytes(HEADS["png"] + b"cat")
+    (tmp_path / "copy-of-cat.png").write_bytes(HEADS["png"] + b"cat")
+    (tmp_path / "clip.mp4").write_bytes(HEADS["mp4"] + b"clip")
     upload = FakeUpload()
     uploader = MediaUploader(upload)
     rows = [{"media": tmp_path / "cat.png", "q": f"Q{i}"} for i in range(500)]
@@ -185,9 +220,10 @@ def test_upload_mode_uploads_each_media_once(tmp_path):
 def test_upload_of_raw_bytes_passes_bytes():
     upload = FakeUpload()
     uploader = MediaUploader(upload)
-    assert uploader.part(b"pic", filename="x.jpg") == {"type": "image_url", "image_url": {"url": "ms://file1"}}
-    assert uploader.part(b"pic", filename="y.jpg")["image_url"]["url"] == "ms://file1"
-    assert upload.calls == [(b"pic", "x.jpg", "image")]
+    pic = HEADS["jpg"] + b"pic"
+    assert uploader.part(pic, filename="x.jpg") == {"type": "image_url", "image_url": {"url": "ms://file1"}}
+    assert uploader.part(pic, filename="y.jpg")["image_url"]["url"] == "ms://file1"
+    assert upload.calls == [(pic, "x.jpg", "image")]
 
 
 def test_writer_streams_a_generator_of_100k_rows(tmp_path):

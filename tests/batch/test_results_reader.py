@@ -294,3 +294,37 @@ def test_format_table(tmp_path: Path) -> None:
         "second     failed          -  HTTP 400 invalid_request_er...",
     ]
     assert len(format_table(iter_results(output, error), limit=1).splitlines()) == 2
+
+
+def test_thinking_reply_exposes_reasoning(tmp_path: Path) -> None:
+    line = success("a", content="Sports", prompt=20, completion=45, prompt_tokens_details={"cached_tokens": 16})
+    line["response"]["body"]["choices"][0]["message"]["reasoning_content"] = "The text is about a match."
+    [result] = iter_results(write_jsonl(tmp_path / "o.jsonl", [line]))
+    assert result.answer == "Sports"
+    assert result.reasoning_content == "The text is about a match."
+    assert (result.finish_reason, result.tool_calls) == ("stop", None)
+    assert (result.prompt_tokens, result.cached_tokens, result.completion_tokens) == (20, 16, 45)
+
+
+def test_truncated_reply_keeps_finish_reason_length(tmp_path: Path) -> None:
+    line = success("a", content="The answer is")
+    line["response"]["body"]["choices"][0]["finish_reason"] = "length"
+    [result] = iter_results(write_jsonl(tmp_path / "o.jsonl", [line]))
+    assert (result.answer, result.finish_reason, result.reasoning_content) == ("The answer is", "length", None)
+
+
+def test_tool_call_reply_exposes_tool_calls(tmp_path: Path) -> None:
+    call = {"id": "call_0", "type": "function", "function": {"name": "classify", "arguments": '{"label": "Sports"}'}}
+    line = success("a", content=None)
+    choice = line["response"]["body"]["choices"][0]
+    choice["message"]["tool_calls"] = [call, "not an object"]
+    choice["finish_reason"] = "tool_calls"
+    [result] = iter_results(write_jsonl(tmp_path / "o.jsonl", [line]))
+    assert result.answer is None
+    assert result.finish_reason == "tool_calls"
+    assert result.tool_calls == [call]
+
+
+def test_failed_line_has_no_reply_fields(tmp_path: Path) -> None:
+    [result] = iter_results(write_jsonl(tmp_path / "e.jsonl", [http_error("b", 400, "invalid_request_error", "x")]))
+    assert (result.reasoning_content, result.tool_calls, result.finish_reason) == (None, None, None)

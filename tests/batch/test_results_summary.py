@@ -300,3 +300,16 @@ def test_malformed_input_line_names_the_input_file(tmp_path: Path) -> None:
     inputs.write_bytes(orjson.dumps(input_line("a")) + b'\n{"method": "POST"}\n')
     with pytest.raises(ResultsFileError, match=r"input\.jsonl:2: input line has no string custom_id"):
         summarize(output, None, inputs)
+
+
+def test_answers_cut_at_max_tokens_are_counted_and_named(tmp_path: Path) -> None:
+    lines = [success("a"), success("b"), success("c")]
+    for line in lines[:2]:
+        line["response"]["body"]["choices"][0]["finish_reason"] = "length"
+    path = tmp_path / "output.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    summary = summarize(path)
+    assert (summary.succeeded, summary.truncated, summary.truncated_custom_ids) == (3, 2, ("a", "b"))
+    assert summary.to_dict()["truncated"] == 2
+    assert "Truncated: 2 answers stopped at max_tokens (finish_reason 'length')" in summary.format()
+    assert summarize(None).truncation_warning() == ""

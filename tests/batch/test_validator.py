@@ -97,7 +97,7 @@ def test_model_must_be_a_batch_model(tmp_path):
 
 
 def test_model_set_is_configurable(tmp_path):
-    assert problems_of(tmp_path, [request(model="kimi-k3")], models={"kimi-k3"}) == []
+    assert problems_of(tmp_path, [request(model="kimi-k3")], allowed_models={"kimi-k3"}) == []
 
 
 def test_model_missing(tmp_path):

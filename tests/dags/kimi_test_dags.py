@@ -1,6 +1,6 @@
 """DAGs the tests run with ``dag.test()``: each stage of a Kimi batch as its own task.
 
-Inputs come from the run's conf (``texts``, ``model``), files go under ``KIMI_TEST_STORAGE``,
+Inputs come from the run's conf (``texts``, ``model``, ``max_tokens``), files go under ``KIMI_TEST_STORAGE``,
 and ``kimi_default`` points at the local server a test started.
 """
 
@@ -38,7 +38,8 @@ def build_input(dag_run: Any = None, run_id: str | None = None) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "requests.jsonl"
     texts = conf.get("texts", ["one", "two", "three"])
-    write_requests(prompt_requests(texts, model=conf.get("model", "kimi-k2.5")), path)
+    body_params = {"max_tokens": conf["max_tokens"]} if "max_tokens" in conf else None
+    write_requests(prompt_requests(texts, model=conf.get("model", "kimi-k2.5"), body_params=body_params), path)
     return str(path)
 
 
@@ -75,6 +76,9 @@ with DAG("kimi_rejected_input", schedule=None, start_date=START, catchup=False):
 
 with DAG("kimi_validated_upload", schedule=None, start_date=START, catchup=False):
     KimiUploadFileOperator(task_id="upload", file_path=build_input())
+
+with DAG("kimi_upload_for_a_new_model", schedule=None, start_date=START, catchup=False):
+    KimiUploadFileOperator(task_id="upload", file_path=build_input(), allowed_models={"kimi-k3"})
 
 with DAG("kimi_cancel", schedule=None, start_date=START, catchup=False):
     batch_id = upload_and_create()

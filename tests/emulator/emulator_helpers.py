@@ -89,3 +89,8 @@ def raw(
         status, resp_headers, payload = error.code, error.headers, error.read()
     lowered = {k.lower(): v for k, v in resp_headers.items()}
     return status, lowered, json.loads(payload) if payload else None
+
+
+# The first bytes of files in formats Kimi reads (the server judges media uploads by them).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16

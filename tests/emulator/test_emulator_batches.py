@@ -7,6 +7,7 @@ import time
 import openai
 import pytest
 from emulator_helpers import (
+    PNG,
     client_for,
     five_lines,
     raw,
@@ -108,7 +109,7 @@ def test_unknown_input_file_is_404(client):
 
 
 def test_input_file_of_another_purpose_is_400(client):
-    image_id = client.files.create(file=("cat.png", b"\x89PNG"), purpose="image").id
+    image_id = client.files.create(file=("cat.png", PNG), purpose="image").id
     status, error = _create_error(client, input_file_id=image_id)
     assert (status, error["type"]) == (400, "invalid_request_error")
     assert "purpose" in error["message"]
@@ -226,7 +227,7 @@ def test_classification_answer_names_a_listed_category(client):
 
 
 def test_image_reference_to_an_image_file_runs_and_mentions_the_image(client):
-    image_id = client.files.create(file=("cat.png", b"\x89PNG"), purpose="image").id
+    image_id = client.files.create(file=("cat.png", PNG), purpose="image").id
     line = request_line("img")
     line["body"]["messages"][1]["content"] = [
         {"type": "image_url", "image_url": {"url": f"ms://{image_id}"}},
@@ -303,9 +304,9 @@ def test_cancel_in_progress_keeps_partial_results(make_emulator):
     assert batch.cancelled_at >= batch.cancelling_at
     assert (batch.request_counts.total, batch.request_counts.completed) == (5, 2)
     done = read_jsonl(client, batch.output_file_id)
-    assert [line["custom_id"] for line in done] == ["req-0", "req-1"]
+    assert sorted(line["custom_id"] for line in done) == ["req-0", "req-1"]
     never_run = read_jsonl(client, batch.error_file_id)
-    assert [line["custom_id"] for line in never_run] == ["req-2", "req-3", "req-4"]
+    assert sorted(line["custom_id"] for line in never_run) == ["req-2", "req-3", "req-4"]
     for line in never_run:
         assert line["response"] is None
         assert line["error"]["code"] == "batch_cancelled"
@@ -353,9 +354,9 @@ def test_window_passing_expires_the_batch_with_partial_results(make_emulator):
     assert batch.status == "expired"
     assert (batch.request_counts.total, batch.request_counts.completed) == (5, 2)
     assert batch.completed_at is None
-    assert [line["custom_id"] for line in read_jsonl(client, batch.output_file_id)] == ["req-0", "req-1"]
+    assert sorted(line["custom_id"] for line in read_jsonl(client, batch.output_file_id)) == ["req-0", "req-1"]
     never_run = read_jsonl(client, batch.error_file_id)
-    assert [line["custom_id"] for line in never_run] == ["req-2", "req-3", "req-4"]
+    assert sorted(line["custom_id"] for line in never_run) == ["req-2", "req-3", "req-4"]
     assert {line["error"]["code"] for line in never_run} == {"batch_expired"}
     assert all(line["response"] is None for line in never_run)
     _, _, body = raw(emu, "GET", f"/v1/batches/{batch_id}")
@@ -437,3 +438,21 @@ def test_admin_hold_with_unknown_batch_is_404(emulator):
     status, _, body = raw(emulator, "POST", "/_emulator/batches/nosuchbatch000000000/hold", key=None)
     assert status == 404
     assert body["error"]["type"] == "resource_not_found_error"
+
+
+# -- order --------------------------------------------------------------------------------------
+def _output_ids(emu) -> list[str]:
+    client = client_for(emu)
+    lines = [request_line(f"req-{i}", f"question {i}") for i in range(20)]
+    batch = wait_until(client, start_batch(client, lines))
+    return [line["custom_id"] for line in read_jsonl(client, batch.output_file_id)]
+
+
+def test_results_come_back_in_a_seeded_order_that_is_not_the_input(make_emulator):
+    ids = _output_ids(make_emulator(seed=7))
+    assert sorted(ids) == sorted(f"req-{i}" for i in range(20))
+    assert ids != [f"req-{i}" for i in range(20)]
+
+
+def test_ordered_keeps_input_order(make_emulator):
+    assert _output_ids(make_emulator(ordered_results=True)) == [f"req-{i}" for i in range(20)]

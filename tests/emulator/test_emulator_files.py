@@ -6,7 +6,7 @@ import re
 
 import openai
 import pytest
-from emulator_helpers import client_for, five_lines, jsonl, raw, request_line
+from emulator_helpers import MP4, PNG, client_for, five_lines, jsonl, raw, request_line, start_batch, wait_until
 
 ID = re.compile(r"^[a-z0-9]{20}$")
 
@@ -91,10 +91,11 @@ def test_batch_file_must_be_named_jsonl(client):
     assert ".jsonl" in error["message"]
 
 
-def test_empty_batch_file_is_refused(client):
-    status, error = _rejected(client, "empty.jsonl", b"")
+@pytest.mark.parametrize("purpose", ["batch", "image", "video", "file-extract"])
+def test_empty_file_is_refused_for_every_purpose(client, purpose):
+    status, error = _rejected(client, "empty.jsonl", b"", purpose=purpose)
     assert (status, error["type"]) == (400, "invalid_request_error")
-    assert "empty" in error["message"]
+    assert error["message"].startswith("File size is zero")
 
 
 def test_unknown_purpose_is_refused(client):
@@ -104,9 +105,33 @@ def test_unknown_purpose_is_refused(client):
 
 
 def test_media_purposes_take_any_name(client):
-    for purpose in ("image", "video", "file-extract"):
-        uploaded = client.files.create(file=("thing.png", b"\x89PNG..."), purpose=purpose)
+    for purpose, data in (("image", PNG), ("video", MP4), ("file-extract", b"any text")):
+        uploaded = client.files.create(file=("thing.bin", data), purpose=purpose)
         assert uploaded.purpose == purpose
+
+
+@pytest.mark.parametrize(
+    ("purpose", "data"),
+    [
+        ("image", b"GIF89a" + b"\x00" * 8),
+        ("image", b"\xff\xd8\xff\xe0 jpeg"),
+        ("image", b"RIFF\x00\x00\x00\x00WEBPVP8 "),
+        ("video", b"\x1a\x45\xdf\xa3 webm"),
+        ("video", b"RIFF\x00\x00\x00\x00AVI LIST"),
+        ("video", b"FLV\x01"),
+        ("video", b"\x00\x00\x01\xba mpeg"),
+        ("video", b"\x30\x26\xb2\x75\x8e\x66\xcf\x11 wmv"),
+    ],
+)
+def test_media_formats_kimi_reads(client, purpose, data):
+    assert client.files.create(file=("m", data), purpose=purpose).bytes == len(data)
+
+
+@pytest.mark.parametrize(("purpose", "data"), [("image", MP4), ("video", PNG), ("image", b"placeholder")])
+def test_media_in_another_format_is_refused(client, purpose, data):
+    status, error = _rejected(client, "thing.png", data, purpose=purpose)
+    assert (status, error["type"]) == (400, "invalid_request_error")
+    assert f"unsupported {purpose} format" in error["message"]
 
 
 def test_file_above_size_limit_is_refused(make_emulator):
@@ -117,22 +142,47 @@ def test_file_above_size_limit_is_refused(make_emulator):
     assert "1000 bytes" in error["message"]
 
 
-def test_file_count_quota_is_429_exceeded_quota_without_retry(make_emulator):
+def _quota_refusal(client, name="3.jsonl"):
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.files.create(file=(name, b"{}\n"), purpose="batch")
+    return caught.value.response.json()["error"]
+
+
+def test_file_count_quota_is_400_not_a_rate_limit(make_emulator):
     client = client_for(make_emulator(max_files=2))
     client.files.create(file=("1.jsonl", b"{}\n"), purpose="batch")
     client.files.create(file=("2.jsonl", b"{}\n"), purpose="batch")
-    with pytest.raises(openai.RateLimitError) as caught:
-        client.files.create(file=("3.jsonl", b"{}\n"), purpose="batch")
-    assert caught.value.response.json()["error"]["type"] == "exceeded_current_quota_error"
-    assert caught.value.response.headers["x-should-retry"] == "false"
+    error = _quota_refusal(client)
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith("The number of files you have uploaded exceeded the max file count")
+    assert "holds 2" in error["message"]
 
 
-def test_total_bytes_quota(make_emulator):
+def test_batch_file_quota_counts_result_files_by_default(make_emulator):
+    client = client_for(make_emulator(max_batch_files=2))
+    batch = wait_until(client, start_batch(client, five_lines()))
+    assert batch.output_file_id is not None
+    client.files.create(file=("media.png", PNG), purpose="image")  # not a batch file
+    error = _quota_refusal(client)
+    assert "max file count (2 batch files; the organization holds 2)" in error["message"]
+    # Deleting a file makes room.
+    client.files.delete(batch.output_file_id)
+    assert client.files.create(file=("3.jsonl", b"{}\n"), purpose="batch").purpose == "batch"
+
+
+def test_result_files_can_be_left_out_of_the_quota(make_emulator):
+    client = client_for(make_emulator(max_batch_files=2, result_files_count=False))
+    wait_until(client, start_batch(client, five_lines()))
+    assert client.files.create(file=("2.jsonl", b"{}\n"), purpose="batch").purpose == "batch"
+    assert "max file count" in _quota_refusal(client)["message"]
+
+
+def test_total_bytes_quota_is_400(make_emulator):
     client = client_for(make_emulator(max_total_bytes=10))
     client.files.create(file=("1.jsonl", b"123456\n"), purpose="batch")
-    with pytest.raises(openai.RateLimitError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         client.files.create(file=("2.jsonl", b"123456\n"), purpose="batch")
-    assert caught.value.response.json()["error"]["type"] == "exceeded_current_quota_error"
+    assert "total size" in caught.value.response.json()["error"]["message"]
 
 
 def test_wrong_key_is_401_invalid_authentication(make_emulator):

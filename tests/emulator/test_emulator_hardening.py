@@ -11,6 +11,7 @@ from emulator_helpers import raw
 
 from airflow_provider_kimi.cli.emulator import mask_key
 from airflow_provider_kimi.cli.main import build_parser, main
+from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.stats import MAX_USER_AGENTS, EmulatorStats
 
 
@@ -104,8 +105,7 @@ def test_the_banner_masks_the_key(monkeypatch, capsys):
     class Serving:
         base_url, url = "http://127.0.0.1:1/v1", "http://127.0.0.1:1"
 
-        class settings:
-            api_key = "sk-a-rather-secret-key-1234"
+        settings = EmulatorSettings(api_key="sk-a-rather-secret-key-1234")
 
     command._announce(Serving())  # type: ignore[arg-type]
     out = capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emulator_helpers import client_for, five_lines, read_jsonl, start_batch, wait_until
+from emulator_helpers import PNG, client_for, five_lines, read_jsonl, start_batch, wait_until
 
 from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 
@@ -14,7 +14,7 @@ def test_batch_and_files_survive_a_restart(tmp_path):
         client = client_for(first)
         batch_id = start_batch(client, five_lines())
         before = wait_until(client, batch_id, ("in_progress",))
-        image_id = client.files.create(file=("pic.png", b"\x89PNG"), purpose="image").id
+        image_id = client.files.create(file=("pic.png", PNG), purpose="image").id
     assert (tmp_path / "state.json").exists()
 
     with KimiEmulator(EmulatorSettings(state_dir=tmp_path, **QUIET)) as second:

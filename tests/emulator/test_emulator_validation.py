@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from emulator_helpers import client_for, five_lines, jsonl, raw, request_line, start_batch, wait_until
+from emulator_helpers import MP4, PNG, client_for, five_lines, jsonl, raw, request_line, start_batch, wait_until
 
 from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 
@@ -124,8 +124,8 @@ def test_broken_rule_fails_the_batch(reporting_emulator, replacement, code, para
 
 def test_media_reference_must_name_a_file_of_the_right_purpose(reporting_emulator):
     client = client_for(reporting_emulator)
-    image_id = client.files.create(file=("pic.png", b"\x89PNG"), purpose="image").id
-    video_id = client.files.create(file=("clip.mp4", b"\x00\x00"), purpose="video").id
+    image_id = client.files.create(file=("pic.png", PNG), purpose="image").id
+    video_id = client.files.create(file=("clip.mp4", MP4), purpose="video").id
     good = [
         _media_line("image_url", f"ms://{image_id}"),
         {**_media_line("video_url", f"ms://{video_id}"), "custom_id": "req-2"},
