@@ -59,7 +59,7 @@ setup-lowest: setup
 		|| { echo "pyproject.toml's floors changed: run make lock-lowest" >&2; exit 1; }
 	@test -x $(LOWEST_PY) || $(UV) venv --quiet --python $(PYTHON) .venv-lowest
 	@$(UV) pip sync --quiet --python $(LOWEST_PY) ci/lowest/requirements.txt
-	@$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps -e .
+	@$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps --reinstall-package airflow-provider-kimi -e .
 
 # The unit and DAG suite at the floors (Airflow 2.11.2 and the lowest providers and libraries).
 test-lowest: setup-lowest

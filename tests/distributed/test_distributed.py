@@ -163,6 +163,10 @@ def test_two_triggerers_stay_under_the_rate_limit(distributed: Distributed) -> N
     """Over every scenario above, with both triggerers polling, the server answered no 429."""
     lane = distributed
     assert all(lane.stack.components[name].alive for name in TRIGGERERS)
+    # The limit is in force: the server states it on every /v1 answer.
+    answer = lane.kimi.http.get(f"{lane.kimi.base_url}/files")
+    assert answer.headers["x-ratelimit-limit"] == "200"
+    assert lane.kimi.stats()["rate_limited"] == 0
     log = lane.kimi.component.log_path.read_text(errors="replace")
     answered = re.findall(r'"[A-Z]+ (/v1/\S+) HTTP/[\d.]+" (\d{3})', log)
     assert answered, "the Kimi server logged no /v1 call"
