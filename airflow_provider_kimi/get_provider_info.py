@@ -27,7 +27,12 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Kimi",
-                "python-modules": ["airflow_provider_kimi.operators.kimi", "airflow_provider_kimi.operators.download"],
+                "python-modules": [
+                    "airflow_provider_kimi.operators.kimi",
+                    "airflow_provider_kimi.operators.download",
+                    "airflow_provider_kimi.operators.files",
+                    "airflow_provider_kimi.operators.job",
+                ],
             },
         ],
         "sensors": [

@@ -57,6 +57,20 @@ BATCH_DISCOUNT = 0.40
 KIMI_K2_5_BATCH_PRICES = KIMI_K2_5_LIST_PRICES.discounted(BATCH_DISCOUNT)
 """kimi-k2.5 through the Batch API: the list price less ``BATCH_DISCOUNT``."""
 
+KIMI_K2_6_LIST_PRICES = Prices(input_cache_miss=0.95, input_cache_hit=0.16, output=4.00)
+"""kimi-k2.6's real-time list price."""
+
+LIST_PRICES_BY_MODEL: dict[str, Prices] = {
+    "kimi-k2.5": KIMI_K2_5_LIST_PRICES,
+    "kimi-k2.6": KIMI_K2_6_LIST_PRICES,
+}
+"""Real-time list prices (US dollars) of the models the Batch API runs, as published."""
+
+BATCH_PRICES_BY_MODEL: dict[str, Prices] = {
+    model: prices.discounted(BATCH_DISCOUNT) for model, prices in LIST_PRICES_BY_MODEL.items()
+}
+"""Batch prices per model: the list price less ``BATCH_DISCOUNT`` (60% of the real-time price)."""
+
 
 def estimate_cost(prompt_tokens: int, cached_tokens: int, completion_tokens: int, prices: Prices) -> float:
     """The cost in US dollars of the given token counts at ``prices``.

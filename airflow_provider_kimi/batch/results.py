@@ -470,3 +470,35 @@ def _one_line(text: str) -> str:
 
 def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 3, 0)] + "..."
+
+
+PARQUET_JSON_COLUMNS = ("tool_calls",)
+"""Columns a Parquet results table stores as JSON text (their shape is not fixed)."""
+
+
+def read_results_table(path: FileSource) -> Iterator[dict[str, Any]]:
+    """Yield the rows of a job's results table (JSON Lines, or Parquet when named ``.parquet``).
+
+    Rows come one at a time, in input order, as the table holds them: ``custom_id``, ``status``,
+    ``content``, ``reasoning_content``, ``finish_reason``, ``tool_calls``, ``usage``, ``error``,
+    ``batch_id``, ``round``.
+    """
+    if source_name(path).endswith(".parquet"):
+        yield from _parquet_rows(path)
+        return
+    for _, row in iter_json_lines(path):
+        yield row
+
+
+def _parquet_rows(path: FileSource) -> Iterator[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError('Reading Parquet needs pyarrow: pip install "airflow-provider-kimi[parquet]"') from err
+    with open_binary(path) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches():
+            for row in batch.to_pylist():
+                for column in PARQUET_JSON_COLUMNS:
+                    if row.get(column) is not None:
+                        row[column] = orjson.loads(row[column])
+                yield row

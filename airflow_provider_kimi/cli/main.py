@@ -19,6 +19,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "airflow_provider_kimi.cli.validate",
     "airflow_provider_kimi.cli.split",
     "airflow_provider_kimi.cli.results",
+    "airflow_provider_kimi.cli.batches",
+    "airflow_provider_kimi.cli.files",
 )
 # What a shell reports for a command its reader stopped early (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="kimi-batch",
-        description="Tools for Moonshot's Kimi Batch API: a local API server, input checks, results.",
+        description="Tools for Moonshot's Kimi Batch API: a local API server, input checks, results, housekeeping.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in SUBCOMMAND_MODULES:

@@ -1,6 +1,7 @@
 """Operators for each stage of a Kimi batch."""
 
 from airflow_provider_kimi.operators.download import KimiDownloadResultsOperator
+from airflow_provider_kimi.operators.files import KimiDeleteFilesOperator
 from airflow_provider_kimi.operators.kimi import (
     KimiCancelBatchOperator,
     KimiCreateBatchOperator,
@@ -10,6 +11,7 @@ from airflow_provider_kimi.operators.kimi import (
 __all__ = [
     "KimiCancelBatchOperator",
     "KimiCreateBatchOperator",
+    "KimiDeleteFilesOperator",
     "KimiDownloadResultsOperator",
     "KimiUploadFileOperator",
 ]

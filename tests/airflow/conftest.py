@@ -43,3 +43,14 @@ def storage(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Where test DAGs write their files, as an ``ObjectStoragePath`` URL."""
     monkeypatch.setenv("KIMI_TEST_STORAGE", f"file://{tmp_path}")
     return tmp_path
+
+
+@pytest.fixture
+def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> Callable[[], str]:
+    """Everything the tasks wrote, whether Airflow sent it to the console or to Python logging."""
+
+    def read() -> str:
+        out, err = capfd.readouterr()
+        return out + err + caplog.text
+
+    return read

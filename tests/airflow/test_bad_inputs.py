@@ -613,17 +613,6 @@ def test_a_bad_input_is_refused_clearly_and_nothing_reaches_kimi(row, make_kimi,
     assert (stats["uploads"], stats["batches_created"]) == (0, 0), stats
 
 
-@pytest.fixture
-def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture):
-    """Everything the tasks wrote, whether Airflow sent it to the console or to Python logging."""
-
-    def read() -> str:
-        out, err = capfd.readouterr()
-        return out + err + caplog.text
-
-    return read
-
-
 def test_bad_arguments_and_unknown_ids_fail_their_tasks_in_a_dag_run(kimi, storage, task_output):
     results = storage / "results"
     conf = {

@@ -12,17 +12,6 @@ from dag_runs import run_dag
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture):
-    """Everything the tasks wrote, whether Airflow sent it to the console or to Python logging."""
-
-    def read() -> str:
-        out, err = capfd.readouterr()
-        return out + err + caplog.text
-
-    return read
-
-
 def test_happy_path_defers_the_wait_and_passes_ids_by_xcom(make_kimi, storage):
     # Validating alone takes longer than the hop from create to the sensor, so the sensor must wait.
     kimi = make_kimi(time_scale=0.4)

@@ -160,3 +160,17 @@ def test_large_dataset_example_runs_one_batch_per_part_and_accounts_for_every_ro
     assert summary["missing"] == summary["unexpected"] == summary["duplicates"] == 0
     assert summary["total_tokens"] > 0
     assert summary["estimated_cost_usd"] > 0
+
+
+def test_batch_job_example_classifies_5000_texts_in_several_parts(make_kimi, example_env):
+    kimi = make_kimi(time_scale=0)
+    result = run_example("example_kimi_batch_job")
+    manifest = result.xcom("classify.cleanup")
+    assert manifest["parts"] == 3  # 5,000 rows in parts of 2,000
+    assert manifest["rows"] == 5000
+    assert manifest["counts"]["succeeded"] == 5000
+    categories = result.xcom("join_answers")
+    assert sum(categories.values()) == 5000
+    assert set(categories) <= {"Literature", "News", "Academic", "Technology", "Lifestyle"}
+    assert len(manifest["deleted_files"]) == 6  # three inputs, three outputs
+    assert kimi.stats()["batches_created"] == 3

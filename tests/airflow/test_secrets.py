@@ -118,17 +118,6 @@ def files_under_roots(*roots: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for root in roots for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.fixture
-def task_output(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture):
-    """Everything the tasks wrote, whether Airflow sent it to the console or to Python logging."""
-
-    def read() -> str:
-        out, err = capfd.readouterr()
-        return out + err + caplog.text
-
-    return read
-
-
 def test_the_key_shows_nowhere_the_dags_wrote(make_kimi, storage, monkeypatch, task_output):
     # Slow enough that the example's sensor finds its batch still running and defers.
     kimi = make_kimi(api_key=KEY, time_scale=0.4)

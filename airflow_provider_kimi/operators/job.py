@@ -1,0 +1,413 @@
+"""The tasks ``kimi_batch_job`` adds around the stage operators: split, plan a round, merge, clean up.
+
+They hold no HTTP of their own beyond deleting files: planning and merging are ``batch/jobs``,
+and the batches run through the stage operators, one mapped task per part. Tasks find each
+other's results by task id (known when the DAG is parsed) and map index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+
+from airflow_provider_kimi.batch._paths import open_read
+from airflow_provider_kimi.batch.jobs.costs import (
+    TokensByModel,
+    account_currency,
+    batch_prices,
+    estimate,
+    worst_case_tokens,
+)
+from airflow_provider_kimi.batch.jobs.merge import BatchFiles, JobPart, merge_job
+from airflow_provider_kimi.batch.jobs.rounds import RanPart, plan_resubmission
+from airflow_provider_kimi.batch.jobs.table import table_writer
+from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES
+from airflow_provider_kimi.batch.pricing import Prices
+from airflow_provider_kimi.batch.results import source_name
+from airflow_provider_kimi.batch.splitter import split_file
+from airflow_provider_kimi.batch.validator import InvalidBatchInputError, Problem, ValidationReport, validate_file
+from airflow_provider_kimi.exceptions import KimiResultsPolicyError
+from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
+from airflow_provider_kimi.operators.files import KimiDeleteFilesOperator, file_ids_of
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+DEFAULT_MAX_PART_BYTES = MAX_FILE_BYTES * 95 // 100
+"""Kimi's 100 MB input limit less a 5% margin."""
+
+COUNTED_STATUSES = ("succeeded", "failed", "expired", "cancelled")
+
+
+@dataclass(frozen=True)
+class RoundTasks:
+    """The task ids of one round: where its parts come from, and its mapped stages."""
+
+    number: int
+    parts: str
+    upload: str
+    wait: str
+    download: str
+
+
+def round_folder(destination: Any, number: int) -> Any:
+    """``<destination>/round-<n>``: one folder per round, so rounds never mix their files."""
+    return storage_path(destination) / f"round-{number}"
+
+
+def _empty_folder(folder: Any) -> None:
+    """A retried task starts again from an empty folder of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for child in folder.iterdir():
+        if child.is_file():
+            child.unlink()
+
+
+def _pull_mapped(context: Context, task_id: str, count: int) -> list[Any]:
+    """The XComs of map indexes ``0 .. count-1`` of a mapped task, in order (``None`` where absent)."""
+    if count <= 0:
+        return []
+    values = context["ti"].xcom_pull(task_ids=task_id, map_indexes=list(range(count)))
+    return list(values) if values is not None else []
+
+
+def _pull_parts(context: Context, task_id: str) -> list[dict[str, Any]] | None:
+    """A round's parts (path, lines, model), or ``None`` when that round did not run."""
+    parts = context["ti"].xcom_pull(task_ids=task_id, key="parts")
+    return list(parts) if parts else None
+
+
+def _worst_case_cost(
+    operator: KimiBaseOperator,
+    spent: TokensByModel,
+    worst: TokensByModel,
+    prices: Mapping[str, Prices] | None,
+) -> tuple[float | None, str | None]:
+    tokens = TokensByModel()
+    tokens.merge(spent)
+    tokens.merge(worst)
+    cost = estimate(tokens, batch_prices(prices), account_currency(operator.hook.settings.base_url))
+    return cost.usd, cost.reason
+
+
+class KimiJobPartsOperator(KimiBaseOperator):
+    """What the tasks that write a round's parts share: where, how large, and the cost ceiling."""
+
+    def __init__(
+        self,
+        *,
+        destination: Any,
+        max_part_bytes: int | None = None,
+        max_part_lines: int | None = None,
+        max_cost_usd: float | None = None,
+        prices: Mapping[str, Prices] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination = destination
+        self.max_part_bytes = max_part_bytes or DEFAULT_MAX_PART_BYTES
+        self.max_part_lines = max_part_lines
+        self.max_cost_usd = max_cost_usd
+        self.prices = prices
+
+
+class KimiJobSplitOperator(KimiJobPartsOperator):
+    """Split the job's input into parts within Kimi's limits and validate each, before any upload.
+
+    Returns the part paths (the first round maps over them) and pushes their details under the
+    XCom key ``parts``. A bad line fails the task naming the input's own ``FILE:LINE``. With
+    ``max_cost_usd`` the worst case of the whole input is checked here, before anything is paid for.
+    """
+
+    template_fields: Sequence[str] = ("input_path", "destination", "kimi_conn_id")
+    ui_color = "#e6f2e6"
+
+    def __init__(self, *, input_path: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.input_path = input_path
+
+    def execute(self, context: Context) -> list[str]:
+        source = storage_path(self.input_path)
+        folder = round_folder(self.destination, 1) / "inputs"
+        _empty_folder(folder)
+        parts = split_file(source, folder, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines)
+        details: list[dict[str, Any]] = []
+        first_line = 1
+        for part in parts:
+            report = validate_file(part.path, max_bytes=MAX_FILE_BYTES)
+            if not report.ok:
+                raise InvalidBatchInputError(as_input_report(report, source_name(source), first_line))
+            details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": report.model})
+            first_line += part.lines
+            self.log.info("%s: %s requests, %s bytes, model %s", part.path, part.lines, part.bytes, report.model)
+        if self.max_cost_usd is not None:
+            self._check_cost(details)
+        context["ti"].xcom_push(key="parts", value=details)
+        self.log.info("Split %s into %s parts of %s requests in all.", source, len(details), first_line - 1)
+        return [part["path"] for part in details]
+
+    def _check_cost(self, parts: list[dict[str, Any]]) -> None:
+        worst = TokensByModel()
+        for part in parts:
+            with open_read(storage_path(part["path"])) as handle:
+                for raw in handle:
+                    model, prompt, completion = worst_case_tokens(orjson.loads(raw), len(raw))
+                    worst.for_model(model).add(prompt, 0, completion)
+        usd, reason = _worst_case_cost(self, TokensByModel(), worst, self.prices)
+        if usd is None:
+            raise AirflowFailException(f"max_cost_usd needs a cost figure, and there is none: {reason}.")
+        if usd > (self.max_cost_usd or 0):
+            raise AirflowFailException(
+                f"The input could cost up to ${usd:.2f} at batch prices, over max_cost_usd ${self.max_cost_usd:.2f}; "
+                "nothing was uploaded. Set max_tokens on the requests, or raise max_cost_usd."
+            )
+        self.log.info("Worst case at batch prices: $%.2f (max_cost_usd $%.2f).", usd, self.max_cost_usd)
+
+
+def as_input_report(report: ValidationReport, input_name: str, first_line: int) -> ValidationReport:
+    """A part's report, with lines counted in the job's input file (the file the user knows)."""
+    shifted = [Problem(p.line + first_line - 1 if p.line > 0 else p.line, p.field, p.message) for p in report.problems]
+    return ValidationReport(
+        file=input_name,
+        lines=report.lines,
+        bytes=report.bytes,
+        model=report.model,
+        problems=shifted,
+        total_problems=report.total_problems,
+    )
+
+
+class KimiJobPlanRoundOperator(KimiJobPartsOperator):
+    """A round's first task: the requests of the previous round to send again, as this round's parts.
+
+    Skips itself, and with it the round's mapped stages, when there is nothing to send, when the
+    user cancelled a batch, or when ``max_cost_usd`` could be passed. Pushes its decision under
+    the XCom key ``plan`` and the new parts under ``parts``; returns the part paths.
+    """
+
+    template_fields: Sequence[str] = ("destination", "kimi_conn_id")
+    ui_color = "#e6f2e6"
+
+    def __init__(self, *, round_number: int, previous: RoundTasks, previous_plan: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.round_number = round_number
+        self.previous = previous
+        self.previous_plan = previous_plan
+
+    def execute(self, context: Context) -> list[str]:
+        ti = context["ti"]
+        parts = _pull_parts(context, self.previous.parts)
+        if parts is None:
+            raise AirflowSkipException(f"Round {self.previous.number} did not run: nothing to send again.")
+        earlier = ti.xcom_pull(task_ids=self.previous_plan, key="plan") if self.previous_plan else None
+        spent = TokensByModel.from_dict((earlier or {}).get("spent"))
+        downloads = _pull_mapped(context, self.previous.download, len(parts))
+        ran = [
+            RanPart(
+                input=storage_path(part["path"]),
+                model=part.get("model"),
+                batch_id=manifest["batch_id"],
+                status=manifest["status"],
+                files=tuple(storage_path(manifest[key]) for key in ("output_path", "error_path") if manifest[key]),
+            )
+            for part, manifest in zip(parts, downloads, strict=True)
+        ]
+        folder = round_folder(self.destination, self.round_number)
+        _empty_folder(folder)
+        plan = plan_resubmission(ran, lambda model: (folder / f"resubmit.{_safe(model)}.jsonl").open("wb"))
+        spent.merge(plan.spent)
+        decision: dict[str, Any] = {
+            "round": self.round_number,
+            "requests": plan.requests,
+            "reasons": dict(plan.reasons),
+            "stopped": plan.stopped,
+            "spent": spent.to_dict(),
+        }
+        if plan.requests and plan.stopped is None and self.max_cost_usd is not None:
+            usd, reason = _worst_case_cost(self, spent, plan.worst_case, self.prices)
+            if usd is None or usd > self.max_cost_usd:
+                shown = "unknown" if usd is None else f"${usd:.2f}"
+                decision["stopped"] = (
+                    f"round {self.round_number} could bring the job to {shown} at worst "
+                    f"(max_cost_usd ${self.max_cost_usd:.2f}){': ' + reason if reason else ''}"
+                )
+        ti.xcom_push(key="plan", value=decision)
+        if decision["stopped"]:
+            self.log.warning("No round %s: %s.", self.round_number, decision["stopped"])
+            raise AirflowSkipException(decision["stopped"])
+        if not plan.requests:
+            raise AirflowSkipException(f"Round {self.previous.number} left nothing worth sending again.")
+        reasons = ", ".join(f"{count} {reason}" for reason, count in plan.reasons.most_common())
+        self.log.info("Round %s sends %s requests again (%s).", self.round_number, plan.requests, reasons)
+        return self._split(context, folder, plan.requests_by_model)
+
+    def _split(self, context: Context, folder: Any, models: Mapping[str, int]) -> list[str]:
+        inputs = folder / "inputs"
+        _empty_folder(inputs)
+        details: list[dict[str, Any]] = []
+        for model in models:
+            source = folder / f"resubmit.{_safe(model)}.jsonl"
+            # One model per file: each model's requests are split under its own prefix, side by side.
+            parts = split_file(
+                source, inputs, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines, overwrite=True
+            )
+            for part in parts:
+                details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": model})
+        context["ti"].xcom_push(key="parts", value=details)
+        return [part["path"] for part in details]
+
+
+def _safe(model: str) -> str:
+    return "".join(char if char.isalnum() or char in "-._" else "_" for char in model)
+
+
+class KimiJobMergeOperator(KimiBaseOperator):
+    """Write the results table: one row per input request, in input order, from every round.
+
+    Checks the table's row count against the input, applies ``max_failed_ratio``, and returns the
+    job's manifest (no results in XCom: only paths, counts, tokens and cost).
+    """
+
+    template_fields: Sequence[str] = ("destination", "kimi_conn_id")
+    ui_color = "#d4f5e2"
+
+    def __init__(
+        self,
+        *,
+        rounds: Sequence[RoundTasks],
+        plans: Sequence[str],
+        destination: Any,
+        results_format: str = "jsonl",
+        max_failed_ratio: float | None = None,
+        prices: Mapping[str, Prices] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.rounds = list(rounds)
+        self.plans = list(plans)
+        self.destination = destination
+        self.results_format = results_format
+        self.max_failed_ratio = max_failed_ratio
+        self.prices = prices
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        first: list[JobPart] = []
+        later: list[BatchFiles] = []
+        batch_ids: list[str] = []
+        expected = 0
+        for tasks in self.rounds:
+            parts = _pull_parts(context, tasks.parts)
+            if parts is None:
+                continue
+            for part, manifest in zip(parts, _pull_mapped(context, tasks.download, len(parts)), strict=True):
+                files = tuple(storage_path(manifest[key]) for key in ("output_path", "error_path") if manifest[key])
+                batch = BatchFiles(tasks.number, manifest["batch_id"], files)
+                batch_ids.append(batch.batch_id)
+                if tasks.number == 1:
+                    first.append(JobPart(storage_path(part["path"]), part.get("model"), batch))
+                    expected += int(part["lines"])
+                else:
+                    later.append(batch)
+        path = storage_path(self.destination) / f"results.{self.results_format}"
+        writer = table_writer(path, self.results_format)
+        try:
+            stats = merge_job(first, later, writer)
+        finally:
+            writer.close()
+        written = count_rows(path, self.results_format)
+        if written != expected or stats.rows != expected:
+            raise AirflowFailException(
+                f"{path} has {written} rows for {expected} requests in the input: the table is incomplete."
+            )
+        decisions = [plan for plan in (context["ti"].xcom_pull(task_ids=t, key="plan") for t in self.plans) if plan]
+        cost = estimate(stats.tokens, batch_prices(self.prices), account_currency(self.hook.settings.base_url))
+        counts = {status: stats.counts.get(status, 0) for status in COUNTED_STATUSES}
+        manifest = {
+            "results_path": str(path),
+            "results_format": self.results_format,
+            "rows": written,
+            "parts": len(first),
+            "rounds": max((tasks.number for tasks in self.rounds if _pull_parts(context, tasks.parts)), default=0),
+            "batch_ids": batch_ids,
+            "counts": counts,
+            "rows_by_round": {str(number): rows for number, rows in sorted(stats.rounds.items())},
+            "prompt_tokens": sum(t.prompt for t in stats.tokens.models.values()),
+            "cached_tokens": sum(t.cached for t in stats.tokens.models.values()),
+            "completion_tokens": sum(t.completion for t in stats.tokens.models.values()),
+            "tokens_by_model": stats.tokens.to_dict(),
+            "estimated_cost_usd": cost.usd,
+            "cost_note": cost.reason,
+            "resubmitted": sum(int(plan["requests"]) for plan in decisions if not plan.get("stopped")),
+            "resubmissions": decisions,
+            "stopped": next((plan["stopped"] for plan in decisions if plan.get("stopped")), None),
+            "deleted_files": [],
+        }
+        self.log.info(
+            "Results table %s: %s rows (%s). Estimated cost: %s.",
+            path,
+            written,
+            ", ".join(f"{count} {status}" for status, count in counts.items()),
+            f"${cost.usd:.4f}" if cost.usd is not None else f"unknown ({cost.reason})",
+        )
+        unsuccessful = written - counts["succeeded"]
+        if self.max_failed_ratio is not None and written and unsuccessful / written > self.max_failed_ratio:
+            raise KimiResultsPolicyError(
+                f"{unsuccessful} of {written} requests have no answer ({unsuccessful / written:.1%}), over "
+                f"max_failed_ratio {self.max_failed_ratio:.1%}. The table is at {path}; Kimi's files are kept."
+            )
+        return manifest
+
+
+def count_rows(path: Any, results_format: str) -> int:
+    """The rows a written table holds, read back from storage."""
+    if results_format == "parquet":
+        import pyarrow.parquet as pq
+
+        with path.open("rb") as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    rows = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            rows += chunk.count(b"\n")
+            last = chunk[-1:]
+    return rows + (last != b"\n")
+
+
+class KimiJobCleanupOperator(KimiDeleteFilesOperator):
+    """Delete every file the job made on Kimi, once its results table is written and checked.
+
+    Runs whatever became of the job (``trigger_rule="all_done"``) so that it can say what happens:
+    after a merged table, the job's input, output and error files of every round are deleted and
+    the manifest gains ``deleted_files``; after a failure, the files are kept (they may hold paid
+    results), listed in the log, and this task fails too. Only ids this job's own tasks returned are
+    ever deleted.
+    """
+
+    def __init__(self, *, rounds: Sequence[RoundTasks], merge: str, **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(file_ids=[], **kwargs)
+        self.rounds = list(rounds)
+        self.merge = merge
+
+    def execute(self, context: Context) -> Any:
+        made: list[Any] = []
+        for tasks in self.rounds:
+            parts = _pull_parts(context, tasks.parts)
+            if parts is None:
+                continue
+            made += _pull_mapped(context, tasks.upload, len(parts))
+            made += _pull_mapped(context, tasks.wait, len(parts))
+        file_ids = file_ids_of(made)
+        manifest = context["ti"].xcom_pull(task_ids=self.merge)
+        if not manifest:
+            listed = ", ".join(file_ids) or "none"
+            raise AirflowFailException(
+                f"The job did not finish, so its {len(file_ids)} files on Kimi are kept (they may hold paid "
+                f"results): {listed}. Delete them with KimiDeleteFilesOperator or `kimi-batch files delete`."
+            )
+        return {**manifest, "deleted_files": self.delete(file_ids)}
