@@ -12,10 +12,11 @@ at an hour). It is capped at ``max_factor`` times the base and at ``max_interval
 never below the base.
 
 Budget: Kimi counts requests per account per minute (Tier1: 200). The budget hands out send
-times spaced ``60 / requests_per_minute`` apart (a virtual schedule, as in GCRA), so no minute
-ever carries more than the limit plus one. A 429 pauses every caller of the budget together, for
-the server's ``retry-after`` when it sends one, otherwise for a delay that doubles with each
-rate-limited request that was sent after the previous pause began.
+times spaced ``(60 + WINDOW_MARGIN_SECONDS) / requests_per_minute`` apart (a virtual schedule, as
+in GCRA): the margin keeps every 60 s window the server counts within the limit even when
+requests reach it up to a second later or earlier than they were scheduled. A 429 pauses every
+caller of the budget together, for the server's ``retry-after`` when it sends one, otherwise for
+a delay that doubles with each rate-limited request that was sent after the previous pause began.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ GROW_AFTER_SECONDS = 600.0
 MAX_GROWTH_FACTOR = 10.0
 MAX_ADAPTIVE_INTERVAL_SECONDS = 600.0
 
+WINDOW_MARGIN_SECONDS = 1.0
 FIRST_RATE_LIMIT_PAUSE_SECONDS = 1.0
 MAX_RATE_LIMIT_PAUSE_SECONDS = 120.0
 
@@ -50,18 +52,6 @@ def adaptive_poll_interval(
     return min(ceiling, base * age / grow_after)
 
 
-def sleep_before_next_poll(interval: float, elapsed: float, *, first: bool, draw: float) -> float:
-    """Seconds to sleep after a poll that took ``elapsed`` seconds (queueing for the budget included).
-
-    Polls start ``interval`` apart, so time spent in the poll does not stretch the cadence. The
-    first sleep is ``interval`` scaled into [1/2, 1] by ``draw`` (uniform in [0, 1)): waits
-    deferred together then spread their polls over time instead of hitting the service in one
-    burst every interval, and no wait ever polls less often than its interval.
-    """
-    target = interval * (0.5 + draw / 2) if first else interval
-    return max(0.0, target - elapsed)
-
-
 def concurrent_requests_for(requests_per_minute: float) -> int:
     """How many requests one shared client keeps in flight (and so how many connections it opens).
 
@@ -71,6 +61,11 @@ def concurrent_requests_for(requests_per_minute: float) -> int:
     if requests_per_minute <= 0:
         return MAX_CONCURRENT_REQUESTS
     return max(MIN_CONCURRENT_REQUESTS, min(MAX_CONCURRENT_REQUESTS, math.ceil(requests_per_minute / 120)))
+
+
+def _spacing(requests_per_minute: float) -> float:
+    """Seconds between send times: the limit's share of a minute plus the window margin."""
+    return (60.0 + WINDOW_MARGIN_SECONDS) / requests_per_minute if requests_per_minute > 0 else 0.0
 
 
 class RequestBudget:
@@ -85,22 +80,21 @@ class RequestBudget:
             raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
         self.requests_per_minute = requests_per_minute
         self.configured_per_minute = requests_per_minute
-        self.spacing = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
+        self.spacing = _spacing(requests_per_minute)
         self._next_slot = -math.inf
         self.paused_until = -math.inf
         self._pause_started = -math.inf
         self.strikes = 0
 
-    def reserve(self, now: float, deadline: float | None = None) -> float | None:
-        """Claim the next send time (>= ``now``) and return it.
-
-        ``None`` when that time falls after ``deadline``: then nothing is claimed.
-        """
-        at = max(now, self._next_slot, self.paused_until)
-        if deadline is not None and at > deadline:
-            return None
+    def reserve(self, now: float) -> float:
+        """Claim the next send time (>= ``now``) and return it."""
+        at = self.next_free(now)
         self._next_slot = at + self.spacing
         return at
+
+    def next_free(self, now: float) -> float:
+        """The earliest send time a caller could claim at ``now`` (nothing is claimed)."""
+        return max(now, self._next_slot, self.paused_until)
 
     def adopt_limit(self, requests_per_minute: float) -> None:
         """Keep to the limit the server announced (when the connection set none of its own).
@@ -111,7 +105,7 @@ class RequestBudget:
             return
         old_spacing = self.spacing
         self.requests_per_minute = requests_per_minute
-        self.spacing = 60.0 / requests_per_minute
+        self.spacing = _spacing(requests_per_minute)
         if self._next_slot != -math.inf:
             self._next_slot += self.spacing - old_spacing
 

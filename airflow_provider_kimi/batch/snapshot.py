@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
-from airflow_provider_kimi.batch.status import BatchStatus
 
-_TIMESTAMPS = (
-    "created_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expires_at",
-    "cancelling_at",
-    "cancelled_at",
-)
+class RequestCounts(TypedDict):
+    """How many of the batch's requests exist, finished well, and failed."""
+
+    total: int
+    completed: int
+    failed: int
+
+
+class _SnapshotFields(TypedDict):
+    id: str
+    status: str
+    input_file_id: str | None
+    output_file_id: str | None
+    error_file_id: str | None
+    completion_window: str | None
+    request_counts: RequestCounts
+    metadata: dict[str, str]
+    created_at: float | None
+    in_progress_at: float | None
+    finalizing_at: float | None
+    completed_at: float | None
+    failed_at: float | None
+    expires_at: float | None
+    cancelling_at: float | None
+    cancelled_at: float | None
+
+
+class BatchSnapshot(_SnapshotFields, total=False):
+    """A batch as one check saw it: a plain dict (XCom and trigger events carry it as JSON).
+
+    ``errors`` is present only when the service reported some (Kimi documents no such field).
+    """
+
+    errors: list[str]
 
 
 def _field(source: Any, name: str) -> Any:
@@ -26,29 +49,42 @@ def _field(source: Any, name: str) -> Any:
     return getattr(source, name, None)
 
 
-def batch_snapshot(batch: Any) -> dict[str, Any]:
+def _count(counts: Any, name: str) -> int:
+    return int(_field(counts, name) or 0) if counts is not None else 0
+
+
+def _stamp(source: Any, name: str) -> float | None:
+    value = _field(source, name)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def batch_snapshot(batch: Any) -> BatchSnapshot:
     """Keep what a downstream task needs: ids, status, counts, timestamps and any reported errors.
 
     ``batch`` is the SDK's ``Batch`` or a mapping with the same fields. Kimi documents no
     ``errors`` field, so it is carried only when the service sends one.
     """
     counts = _field(batch, "request_counts")
-    snapshot: dict[str, Any] = {
-        "id": _field(batch, "id"),
-        "status": str(_field(batch, "status")),
-        "input_file_id": _field(batch, "input_file_id"),
-        "output_file_id": _field(batch, "output_file_id"),
-        "error_file_id": _field(batch, "error_file_id"),
-        "completion_window": _field(batch, "completion_window"),
-        "request_counts": {
-            "total": int(_field(counts, "total") or 0) if counts is not None else 0,
-            "completed": int(_field(counts, "completed") or 0) if counts is not None else 0,
-            "failed": int(_field(counts, "failed") or 0) if counts is not None else 0,
-        },
-        "metadata": dict(_field(batch, "metadata") or {}),
-    }
-    for name in _TIMESTAMPS:
-        snapshot[name] = _field(batch, name)
+    snapshot = BatchSnapshot(
+        id=str(_field(batch, "id")),
+        status=str(_field(batch, "status")),
+        input_file_id=_field(batch, "input_file_id"),
+        output_file_id=_field(batch, "output_file_id"),
+        error_file_id=_field(batch, "error_file_id"),
+        completion_window=_field(batch, "completion_window"),
+        request_counts=RequestCounts(
+            total=_count(counts, "total"), completed=_count(counts, "completed"), failed=_count(counts, "failed")
+        ),
+        metadata=dict(_field(batch, "metadata") or {}),
+        created_at=_stamp(batch, "created_at"),
+        in_progress_at=_stamp(batch, "in_progress_at"),
+        finalizing_at=_stamp(batch, "finalizing_at"),
+        completed_at=_stamp(batch, "completed_at"),
+        failed_at=_stamp(batch, "failed_at"),
+        expires_at=_stamp(batch, "expires_at"),
+        cancelling_at=_stamp(batch, "cancelling_at"),
+        cancelled_at=_stamp(batch, "cancelled_at"),
+    )
     errors = batch_error_messages(batch)
     if errors:
         snapshot["errors"] = errors
@@ -96,11 +132,6 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
-
-
-def is_terminal(snapshot: Mapping[str, Any]) -> bool:
-    """True when the snapshot's status can change no more."""
-    return BatchStatus(snapshot["status"]).is_terminal
 
 
 def batch_id_of(value: Any) -> str:

@@ -55,3 +55,11 @@ class BatchStatus(str, Enum):
 
 TERMINAL_STATUSES = frozenset({BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
 CANCELLABLE_STATUSES = frozenset({BatchStatus.VALIDATING, BatchStatus.IN_PROGRESS, BatchStatus.FINALIZING})
+
+
+def known_status(name: str) -> BatchStatus | None:
+    """The status Kimi reported, or ``None`` when this provider does not know it (a newer API)."""
+    try:
+        return BatchStatus(name)
+    except ValueError:
+        return None

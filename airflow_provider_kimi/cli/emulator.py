@@ -78,6 +78,9 @@ def register(subparsers: Any) -> None:
     rules.add_argument("--file-status", choices=("ok", "ready"), default="ok", help="status of stored files")
     rules.add_argument("--max-file-mb", type=float, default=100.0, help="largest file accepted (MB)")
     rules.add_argument("--max-files", type=int, default=1000, help="file count quota")
+    rules.add_argument(
+        "--max-list-limit", type=int, default=100, help="largest page (limit) of the batch list (default 100)"
+    )
     rules.add_argument("--max-total-gb", type=float, default=10.0, help="quota of all files together (GB)")
     rules.add_argument(
         "--max-batch-files", type=int, default=1000, help="batch-file quota of the organization (default 1000)"
@@ -144,6 +147,7 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         max_file_bytes=int(args.max_file_mb * MIB),
         max_files=args.max_files,
         max_total_bytes=int(args.max_total_gb * GIB),
+        max_list_limit=args.max_list_limit,
         max_batch_files=args.max_batch_files,
         result_files_count=not args.result_files_free,
         ordered_results=args.ordered,

@@ -40,7 +40,6 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 COPY_CHUNK = 1024 * 1024
 DEFAULT_PAGE = 20
-MAX_PAGE = 100
 
 
 class BearerAuth:
@@ -195,8 +194,9 @@ class EmulatorRoutes:
             limit = DEFAULT_PAGE if raw_limit is None else int(raw_limit)
         except ValueError:
             raise bad_request(f"limit must be an integer, got {raw_limit!r}") from None
-        if not 1 <= limit <= MAX_PAGE:
-            raise bad_request(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+        largest = self.settings.max_list_limit
+        if not 1 <= limit <= largest:
+            raise bad_request(f"limit must be between 1 and {largest}, got {limit}")
         data, has_more = await run_in_threadpool(self.engine.list, after, limit)
         return JSONResponse({"object": "list", "data": data, "has_more": has_more})
 

@@ -69,6 +69,9 @@ class EmulatorSettings:
     max_batch_files: int = 1000
     result_files_count: bool = True
     file_status: str = "ok"
+    # Largest ``limit`` the batch list accepts (Kimi documents a default of 20 and no maximum;
+    # OpenAI's list takes 1..100): a larger one answers 400.
+    max_list_limit: int = 100
 
     # Account rate limits per API key (none unless set): a Kimi tier, or the numbers directly
     # (these win over the tier). The window is Kimi's minute; a test may shorten it.
@@ -102,6 +105,8 @@ class EmulatorSettings:
             raise ValueError("requests_per_second must be > 0")
         if self.forbidden_params_policy not in FORBIDDEN_PARAMS_POLICIES:
             raise ValueError(f"forbidden_params_policy must be one of {FORBIDDEN_PARAMS_POLICIES}")
+        if self.max_list_limit < 1:
+            raise ValueError("max_list_limit must be >= 1")
         if self.file_status not in FILE_STATUSES:
             raise ValueError(f"file_status must be one of {FILE_STATUSES}")
         if self.tier is not None and not 0 <= self.tier <= 5:

@@ -18,42 +18,22 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import openai
 from openai import AsyncOpenAI
 
 from airflow_provider_kimi.batch.polling import RequestBudget, concurrent_requests_for
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook, KimiClientSettings
-from airflow_provider_kimi.hooks.server_limits import async_http_client
+from airflow_provider_kimi.hooks.errors import is_transient
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook, KimiClientFactory, KimiClientSettings
+
+if TYPE_CHECKING:
+    from airflow_provider_kimi.hooks.poller import BatchPoller
 
 T = TypeVar("T")
 
-# Answers worth the same request again after a short, private backoff (429 has its own, shared).
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
-    openai.APIConnectionError,  # includes APITimeoutError
-    openai.InternalServerError,
-    openai.ConflictError,
-)
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
-
-
-def build_async_client(settings: KimiClientSettings, budget: RequestBudget | None = None) -> AsyncOpenAI:
-    """The client behind a ``SharedAsyncClient``: no SDK retries, :meth:`SharedAsyncClient.call` retries.
-
-    It waits for the server's rate-limit reset when the key has nothing left; given a ``budget``
-    and a connection that sets no limit of its own, the budget adopts the limit the server announces.
-    Building one loads the TLS trust store (tens of milliseconds of CPU), so callers on an event
-    loop run this in a thread.
-    """
-    on_limit = budget.adopt_limit if budget is not None and settings.learn_requests_per_minute else None
-    http_client = async_http_client(settings.server_limit, settings.timeout, on_limit)
-    return AsyncOpenAI(**settings.client_kwargs(max_retries=0), http_client=http_client)
-
-
-class NoRequestSlotBeforeDeadline(Exception):
-    """The shared budget has no send time left before the caller's deadline."""
 
 
 def retry_after_seconds(err: openai.APIStatusError) -> float | None:
@@ -91,23 +71,27 @@ class SharedAsyncClient:
         self.conn_id = conn_id
         self.settings = settings
         self.budget = budget
-        self.client = client if client is not None else build_async_client(settings, budget)
+        # No SDK retries: :meth:`call` retries, so every attempt spends the budget.
+        self.client = (
+            client if client is not None else KimiClientFactory(settings).async_client(max_retries=0, budget=budget)
+        )
         self.max_in_flight = concurrent_requests_for(settings.max_requests_per_minute)
         self._gate = asyncio.Semaphore(self.max_in_flight)
         self.users = 0
+        self.poller: BatchPoller | None = None
 
-    async def call(self, request: Callable[[AsyncOpenAI], Awaitable[T]], *, deadline: float | None = None) -> T:
-        """Send ``request(client)`` when the budget allows; retry 429, 5xx and network errors.
+    async def call(self, request: Callable[[AsyncOpenAI], Awaitable[T]]) -> T:
+        """Send ``request(client)`` when the budget allows; retry what the wait core calls transient.
 
-        ``deadline`` is a reading of the event loop's clock: when no send time is left before
-        it, ``NoRequestSlotBeforeDeadline`` is raised and nothing is sent.
+        A 429 pauses every caller of the budget (for its ``retry-after`` when given); other
+        transient failures back off privately.
         """
         loop = asyncio.get_running_loop()
         attempts = self.settings.max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
             async with self._gate:
-                sent_at = await self._wait_for_slot(loop, deadline)
+                sent_at = await self._wait_for_slot(loop)
                 try:
                     result = await request(self.client)
                 except openai.RateLimitError as err:
@@ -115,8 +99,8 @@ class SharedAsyncClient:
                     if last:
                         raise
                     continue
-                except RETRYABLE_ERRORS:
-                    if last:
+                except Exception as err:
+                    if last or not is_transient(err):
                         raise
                 else:
                     self.budget.succeeded()
@@ -126,15 +110,10 @@ class SharedAsyncClient:
             await asyncio.sleep(pause * random.uniform(0.75, 1.0))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> float:
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> float:
         """Sleep until this caller's send time; claim a new one if a 429 paused everyone meanwhile."""
         while True:
-            at = self.budget.reserve(loop.time(), deadline)
-            if at is None:
-                raise NoRequestSlotBeforeDeadline(
-                    f"No request slot for connection {self.conn_id!r} before the deadline "
-                    f"(budget {self.settings.max_requests_per_minute:g} requests a minute)."
-                )
+            at = self.budget.reserve(loop.time())
             delay = at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -185,7 +164,8 @@ async def acquire_client(conn_id: str) -> SharedAsyncClient:
                 budget = registry.budgets.get(conn_id)
                 if budget is None or budget.configured_per_minute != settings.max_requests_per_minute:
                     budget = registry.budgets[conn_id] = RequestBudget(settings.max_requests_per_minute)
-                client = await asyncio.to_thread(build_async_client, settings, budget)
+                factory = KimiClientFactory(settings)
+                client = await asyncio.to_thread(factory.async_client, max_retries=0, budget=budget)
                 shared = registry.clients[conn_id] = SharedAsyncClient(conn_id, settings, budget, client)
     shared.users += 1
     return shared

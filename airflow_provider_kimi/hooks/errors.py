@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec, Protocol, TypeVar
 import openai
 
 from airflow_provider_kimi.batch.endpoints import api_root_hint
+from airflow_provider_kimi.batch.wait import PollFailure
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiNotFoundError
 
 if TYPE_CHECKING:
@@ -21,15 +22,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# Worth another try: the service or the network hiccupped. Anything else (400, 401, 403, 404)
-# will not heal by waiting.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    openai.APIConnectionError,  # includes APITimeoutError
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.ConflictError,
-)
 
 
 QUOTA_MESSAGES = ("exceeded the max file count", "total size of the files")
@@ -60,6 +52,21 @@ def describe_error(err: BaseException) -> str:
     if isinstance(err, openai.APIConnectionError) and cause is not None:
         return f"{type(err).__name__}: {type(cause).__name__}: {cause}"
     return f"{type(err).__name__}: {err}"
+
+
+def poll_failure(err: BaseException) -> PollFailure | None:
+    """The SDK's error as the wait core judges it; ``None`` for anything that is not an API failure."""
+    if isinstance(err, openai.APIStatusError):
+        return PollFailure(describe_error(err), err.status_code)
+    if isinstance(err, openai.APIConnectionError):  # includes APITimeoutError: no answer at all
+        return PollFailure(describe_error(err))
+    return None
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether the same request may succeed later (the wait core's rule: no answer, 408, 409, 429, 5xx)."""
+    failure = poll_failure(err)
+    return failure is not None and failure.transient
 
 
 def explain(err: openai.OpenAIError, conn_id: str, base_url: str) -> Exception | None:

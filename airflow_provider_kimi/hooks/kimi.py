@@ -18,11 +18,12 @@ from openai import AsyncOpenAI, OpenAI
 from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL, complete_base_url
 from airflow_provider_kimi.batch.identity import same_batch
+from airflow_provider_kimi.batch.polling import RequestBudget
 from airflow_provider_kimi.batch.server_limits import ServerRateLimit
-from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, Step, WaitCore
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiFileQuotaError, KimiWaitTimeout
-from airflow_provider_kimi.hooks.errors import explained_errors, file_quota_message, is_file_quota_error
+from airflow_provider_kimi.hooks.errors import explained_errors, file_quota_message, is_file_quota_error, poll_failure
 from airflow_provider_kimi.hooks.server_limits import async_http_client, server_limit_for, sync_http_client
 
 if TYPE_CHECKING:
@@ -66,6 +67,33 @@ class KimiClientSettings:
     def server_limit(self) -> ServerRateLimit:
         """What the server said about this key's rate limit, shared by every client in the process."""
         return server_limit_for(self.api_key, self.base_url)
+
+
+@dataclass(frozen=True)
+class KimiClientFactory:
+    """Builds the synchronous and the async client from one connection's settings, so they cannot drift.
+
+    Both wait for the server's rate-limit reset when the key has no request left. ``max_retries``
+    overrides the connection's SDK retries (the triggers' shared client retries itself, through
+    the request budget, and asks for 0).
+    """
+
+    settings: KimiClientSettings
+
+    def sync_client(self, *, max_retries: int | None = None) -> OpenAI:
+        """A blocking client, for tasks."""
+        s = self.settings
+        return OpenAI(**s.client_kwargs(max_retries), http_client=sync_http_client(s.server_limit, s.timeout))
+
+    def async_client(self, *, max_retries: int | None = None, budget: RequestBudget | None = None) -> AsyncOpenAI:
+        """An async client, for the triggerer; given a ``budget`` and a connection that sets no
+        limit of its own, the budget adopts the limit the server announces. Building one loads
+        the TLS trust store (tens of milliseconds of CPU): callers on an event loop run this in a
+        thread."""
+        s = self.settings
+        on_limit = budget.adopt_limit if budget is not None and s.learn_requests_per_minute else None
+        http_client = async_http_client(s.server_limit, s.timeout, on_limit)
+        return AsyncOpenAI(**s.client_kwargs(max_retries), http_client=http_client)
 
 
 def resolve_client_settings(
@@ -233,8 +261,7 @@ class KimiBatchHook(BaseHook):
 
         It waits for the server's rate-limit reset instead of sending when the key has no request left.
         """
-        s = self.settings
-        return OpenAI(**s.client_kwargs(), http_client=sync_http_client(s.server_limit, s.timeout))
+        return KimiClientFactory(self.settings).sync_client()
 
     async def aget_settings(self) -> KimiClientSettings:
         """Resolve the settings without blocking the event loop (for triggers)."""
@@ -252,8 +279,7 @@ class KimiBatchHook(BaseHook):
 
     async def get_async_conn(self) -> AsyncOpenAI:
         """A new async client built from the same connection; close it when done."""
-        s = await self.aget_settings()
-        return AsyncOpenAI(**s.client_kwargs(), http_client=async_http_client(s.server_limit, s.timeout))
+        return KimiClientFactory(await self.aget_settings()).async_client()
 
     def test_connection(self) -> tuple[bool, str]:
         """List files: a free call that proves the key and the base URL."""
@@ -375,35 +401,56 @@ class KimiBatchHook(BaseHook):
         *,
         poll_interval: float = 60.0,
         timeout: float | None = None,
-        on_poll: Callable[[dict[str, Any]], None] | None = None,
-    ) -> dict[str, Any]:
-        """Block until the batch ends; return its snapshot. Used by poke-mode waits and scripts.
+        on_poll: Callable[[BatchSnapshot], None] | None = None,
+        max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    ) -> BatchSnapshot:
+        """Block until the batch ends; return its snapshot. Used by blocking waits and scripts.
 
-        Raises ``KimiWaitTimeout`` when ``timeout`` seconds pass first; the batch keeps running.
+        The wait core (:class:`~airflow_provider_kimi.batch.wait.WaitCore`) decides, as it does for
+        the trigger: transient API errors are tolerated up to ``max_consecutive_errors`` in a row
+        (each after the SDK's own retries), the last check happens at the deadline, and a status
+        this provider does not know raises ``UnknownBatchStatusError``. Raises ``KimiWaitTimeout``
+        when ``timeout`` seconds pass first; the batch keeps running.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else time.time() + timeout
+        core = WaitCore(
+            batch_id, poll_interval=poll_interval, deadline=deadline, max_consecutive_errors=max_consecutive_errors
+        )
+        last = "unseen"
         while True:
-            snapshot = batch_snapshot(self.get_batch(batch_id))
-            (on_poll or self._log_progress)(snapshot)
-            if BatchStatus(snapshot["status"]).is_terminal:
-                return snapshot
-            if deadline is not None and time.monotonic() + poll_interval > deadline:
-                raise KimiWaitTimeout(
-                    f"Batch {batch_id} is still {snapshot['status']} after {timeout:.0f} s; it keeps running."
-                )
-            time.sleep(poll_interval)
+            step = self.check_batch(core, on_poll)
+            if step.snapshot is not None:
+                if step.action == "finish":
+                    return step.snapshot
+                last = step.snapshot["status"]
+            if step.action == "timeout":
+                raise KimiWaitTimeout(f"Batch {batch_id} is still {last} after {timeout:.0f} s; it keeps running.")
+            time.sleep(max(0.0, step.next_poll_at - time.time()))
 
-    def _log_progress(self, snapshot: dict[str, Any]) -> None:
-        self.log.info("%s", describe_progress(snapshot))
+    def check_batch(self, core: WaitCore, on_poll: Callable[[BatchSnapshot], None] | None = None) -> Step:
+        """One check of ``core``'s batch, judged by the core; an error that ends the wait is raised.
 
-    # -- async twins for triggers ------------------------------------------------------------
-
-    @staticmethod
-    async def aget_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
-        """Fetch a batch with an async client (the trigger owns the client's lifetime)."""
-        return same_batch(batch_id, await client.batches.retrieve(batch_id))
-
-    @staticmethod
-    async def acancel_batch(client: AsyncOpenAI, batch_id: str) -> Batch:
-        """Cancel a batch with an async client."""
-        return same_batch(batch_id, await client.batches.cancel(batch_id))
+        The progress line (or the warning of a tolerated failure) is logged here; ``on_poll``
+        replaces the progress line with the caller's own use of each snapshot.
+        """
+        core.polling(time.time())
+        try:
+            snapshot = batch_snapshot(self.get_batch(core.batch_id))
+        except Exception as err:
+            failure = poll_failure(err)
+            if failure is None:
+                raise
+            step = core.failed(failure, time.time())
+            if step.action == "give_up":
+                raise
+            if step.action == "poll":
+                self.log.warning("%s", step.message)
+            return step
+        step = core.observe(snapshot, time.time())
+        if on_poll is not None:
+            on_poll(snapshot)
+        elif step.warning:
+            self.log.warning("%s", step.message)
+        else:
+            self.log.info("%s", step.message)
+        return step

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD
 from airflow_provider_kimi.batch.status import BatchStatus
-from airflow_provider_kimi.hooks.errors import TRANSIENT_ERRORS
+from airflow_provider_kimi.hooks.errors import is_transient
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, b
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return send(), False
-        except TRANSIENT_ERRORS:
-            if attempt == ATTEMPTS:
+        except Exception as err:
+            if attempt == ATTEMPTS or not is_transient(err):
                 raise
             time.sleep(min(2.0**attempt / 2, 8.0))
             existing = find()

@@ -108,8 +108,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         builder = SummaryBuilder(prices=self.prices, realtime_prices=self.realtime_prices)
         paths: dict[str, Any] = {}
         sizes: dict[str, int] = {}
-        for kind in ("output", "error"):
-            file_id = snapshot.get(f"{kind}_file_id")
+        for kind, file_id in (("output", snapshot["output_file_id"]), ("error", snapshot["error_file_id"])):
             if file_id:
                 paths[kind] = folder / result_file_name(batch_id, kind)
                 # The results are read as they are written: the file is never read back.

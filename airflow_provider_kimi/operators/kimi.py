@@ -22,9 +22,9 @@ from airflow_provider_kimi.batch.idempotency import (
 from airflow_provider_kimi.batch.limits import BATCH_MODELS
 from airflow_provider_kimi.batch.metadata import MAX_METADATA_PAIRS, check_metadata
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
-from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.validator import ensure_valid
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, WaitCore
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT
@@ -32,7 +32,7 @@ from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
 from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
-from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
+from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -148,7 +148,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
     :param wait_timeout: Seconds to wait; default the completion window plus one hour.
     :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
     :param cancel_on_kill: Cancel the batch if the task is killed while it waits. Default True.
-    :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    :param max_consecutive_errors: Transient API errors tolerated in a row while waiting. Default 5.
     :param adaptive_polling: While deferred, stretch the interval as the batch ages (the base for its
         first 10 minutes, then up to 10 x the base and at most 10 minutes). Default True.
     :param reattach: Tag the batch with this task instance's run key and a fingerprint of its
@@ -256,14 +256,19 @@ class KimiCreateBatchOperator(KimiBaseOperator):
                 ),
                 method_name="execute_complete",
             )
-        snapshot = self.hook.wait_for_batch(batch.id, poll_interval=self.poll_interval, timeout=timeout)
+        snapshot = self.hook.wait_for_batch(
+            batch.id,
+            poll_interval=self.poll_interval,
+            timeout=timeout,
+            max_consecutive_errors=self.max_consecutive_errors,
+        )
         return self._finish(context, snapshot)
 
     def execute_complete(self, context: Context, event: Any = None) -> str:
         """Resume after the trigger fired: the batch id comes from the event, not from ``self``."""
         return self._finish(context, finish_wait(event, self.succeed_on))
 
-    def _finish(self, context: Context, snapshot: dict[str, Any]) -> str:
+    def _finish(self, context: Context, snapshot: BatchSnapshot) -> str:
         raise_if_ended_badly(snapshot, self.succeed_on)
         self.snapshot = snapshot
         context["ti"].xcom_push(key="batch", value=snapshot)
@@ -314,18 +319,19 @@ class KimiCancelBatchOperator(KimiBaseOperator):
         self.wait_timeout = wait_timeout
 
     @kimi_errors_explained
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> BatchSnapshot:
         """Cancel, or report that the batch had already ended."""
         batch_id = batch_id_of(self.batch_id)
+        core = WaitCore(batch_id, poll_interval=self.poll_interval)
         try:
             snapshot = batch_snapshot(self.hook.cancel_batch(batch_id))
         except openai.BadRequestError:
-            snapshot = batch_snapshot(self.hook.get_batch(batch_id))
-            if not BatchStatus(snapshot["status"]).is_terminal:
+            step = self.hook.check_batch(core)
+            if step.snapshot is None or step.action != "finish":
                 raise
-            self.log.info("Batch %s had already ended %s: nothing to cancel.", batch_id, snapshot["status"])
-            return snapshot
+            self.log.info("Batch %s had already ended %s: nothing to cancel.", batch_id, step.snapshot["status"])
+            return step.snapshot
         self.log.info("Cancel requested: %s", describe_progress(snapshot))
-        if self.wait_for_cancellation and not BatchStatus(snapshot["status"]).is_terminal:
-            snapshot = self.hook.wait_for_batch(batch_id, poll_interval=self.poll_interval, timeout=self.wait_timeout)
-        return snapshot
+        if not self.wait_for_cancellation or core.observe(snapshot, time.time()).action == "finish":
+            return snapshot
+        return self.hook.wait_for_batch(batch_id, poll_interval=self.poll_interval, timeout=self.wait_timeout)

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
-from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_id_of, describe_progress
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, WaitCore
 from airflow_provider_kimi.batch.windows import DEFAULT_WAIT_TIMEOUT_SECONDS
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.triggers.events import finish_wait, raise_if_ended_badly
-from airflow_provider_kimi.triggers.kimi import DEFAULT_MAX_CONSECUTIVE_ERRORS, KimiBatchTrigger
+from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -41,7 +41,9 @@ class KimiBatchSensor(BaseSensorOperator):
     :param succeed_on: Ended statuses that count as success. Default ``("completed",)``.
     :param cancel_on_kill: Cancel the batch if the task is killed or marked failed. Default False:
         the sensor only watches a batch some other task started.
-    :param max_consecutive_errors: Transient API errors tolerated in a row while deferred. Default 5.
+    :param max_consecutive_errors: Transient API errors tolerated in a row, poking or deferred (in
+        ``reschedule`` mode each poke is a new task try, so only the deferred and ``poke`` modes count
+        a run). Default 5.
     :param adaptive_polling: While deferred, stretch the interval as the batch ages (the base for its
         first 10 minutes, then up to 10 x the base and at most 10 minutes). Default True.
     """
@@ -78,10 +80,14 @@ class KimiBatchSensor(BaseSensorOperator):
         """The hook, built on first use so parsing the DAG costs nothing."""
         return KimiBatchHook(kimi_conn_id=self.kimi_conn_id)
 
-    def _check(self) -> dict[str, Any]:
-        snapshot = batch_snapshot(self.hook.get_batch(batch_id_of(self.batch_id)))
-        self.log.info("%s", describe_progress(snapshot))
-        return snapshot
+    @cached_property
+    def wait_core(self) -> WaitCore:
+        """The rules of this wait across pokes (the sensor's own ``timeout`` is its deadline)."""
+        return WaitCore(
+            batch_id_of(self.batch_id),
+            poll_interval=self.poke_interval,
+            max_consecutive_errors=self.max_consecutive_errors,
+        )
 
     def pre_execute(self, context: Context) -> None:
         """Make the console button point at the batch before the wait starts."""
@@ -90,23 +96,23 @@ class KimiBatchSensor(BaseSensorOperator):
 
     @kimi_errors_explained
     def poke(self, context: Context) -> PokeReturnValue:
-        """One check; done once the batch has ended."""
-        snapshot = self._check()
-        if not BatchStatus(snapshot["status"]).is_terminal:
+        """One check; done once the batch has ended. A tolerated transient error is one more poke."""
+        step = self.hook.check_batch(self.wait_core)
+        if step.snapshot is None or step.action != "finish":
             return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=raise_if_ended_badly(snapshot, self.succeed_on))
+        return PokeReturnValue(is_done=True, xcom_value=raise_if_ended_badly(step.snapshot, self.succeed_on))
 
     @kimi_errors_explained
     def execute(self, context: Context) -> Any:
         """Poke, or check once and defer: a batch that has already ended needs no triggerer."""
         if not self.deferrable:
             return super().execute(context)
-        snapshot = self._check()
-        if BatchStatus(snapshot["status"]).is_terminal:
-            return raise_if_ended_badly(snapshot, self.succeed_on)
+        step = self.hook.check_batch(self.wait_core)
+        if step.snapshot is not None and step.action == "finish":
+            return raise_if_ended_badly(step.snapshot, self.succeed_on)
         self.defer(
             trigger=KimiBatchTrigger(
-                batch_id=snapshot["id"],
+                batch_id=self.wait_core.batch_id,
                 conn_id=self.kimi_conn_id,
                 poll_interval=self.poke_interval,
                 end_time=time.time() + float(self.timeout),
@@ -117,7 +123,7 @@ class KimiBatchSensor(BaseSensorOperator):
             method_name="execute_complete",
         )
 
-    def execute_complete(self, context: Context, event: Any = None) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: Any = None) -> BatchSnapshot:
         """Resume after the trigger fired: validate its event and apply ``succeed_on``."""
         snapshot = finish_wait(event, self.succeed_on)
         self.log.info("%s", describe_progress(snapshot))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, ended_batch_error
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot
 from airflow_provider_kimi.exceptions import KimiBatchEndedError, KimiTriggerEventError, KimiWaitTimeout
 
 EVENT_STATUSES = frozenset({"success", "error", "timeout"})
 
 
-def finish_wait(event: Any, succeed_on: Collection[str] = DEFAULT_SUCCEED_ON) -> dict[str, Any]:
+def finish_wait(event: Any, succeed_on: Collection[str] = DEFAULT_SUCCEED_ON) -> BatchSnapshot:
     """Return the ended batch's snapshot, or raise the error the event stands for.
 
     A missing or unknown event fails loudly: resuming as success on a malformed event would let a
@@ -26,10 +27,10 @@ def finish_wait(event: Any, succeed_on: Collection[str] = DEFAULT_SUCCEED_ON) ->
     snapshot = event.get("batch")
     if not isinstance(snapshot, dict) or "status" not in snapshot:
         raise KimiTriggerEventError(f"The Kimi batch trigger's success event has no batch: {event!r}")
-    return raise_if_ended_badly(snapshot, succeed_on)
+    return raise_if_ended_badly(cast("BatchSnapshot", snapshot), succeed_on)
 
 
-def raise_if_ended_badly(snapshot: dict[str, Any], succeed_on: Collection[str]) -> dict[str, Any]:
+def raise_if_ended_badly(snapshot: BatchSnapshot, succeed_on: Collection[str]) -> BatchSnapshot:
     """Fail the task with the reason when the batch's end is not one the user accepts."""
     error = ended_batch_error(snapshot, succeed_on)
     if error is not None:

@@ -11,40 +11,27 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_kimi.batch.identity import same_batch
-from airflow_provider_kimi.batch.polling import adaptive_poll_interval, sleep_before_next_poll
-from airflow_provider_kimi.batch.snapshot import batch_snapshot, describe_progress
-from airflow_provider_kimi.batch.status import BatchStatus, UnknownBatchStatusError
-from airflow_provider_kimi.hooks.async_clients import (
-    NoRequestSlotBeforeDeadline,
-    SharedAsyncClient,
-    acquire_client,
-    release_client,
-    shared_client,
-)
-from airflow_provider_kimi.hooks.errors import TRANSIENT_ERRORS, describe_error, explain
+from airflow_provider_kimi.batch.snapshot import BatchSnapshot
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, PollFailure, Step, WaitCore
+from airflow_provider_kimi.hooks.async_clients import SharedAsyncClient, acquire_client, release_client, shared_client
+from airflow_provider_kimi.hooks.errors import describe_error, explain, poll_failure
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
+from airflow_provider_kimi.hooks.poller import poller_for
 
-DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
-
-
-def _ends_wait(status: str, log: Any) -> bool:
-    """Whether ``status`` ends the wait. A status newer than this provider does not: the wait
-    goes on to its deadline, rather than leaving the batch running unwatched."""
-    try:
-        return BatchStatus(status).is_terminal
-    except UnknownBatchStatusError as err:
-        log.warning("%s The wait goes on until its deadline.", err)
-        return False
+# A poll may wait this share of its interval for other waits' polls to join the same round.
+GATHER_SHARE = 0.1
 
 
 class KimiBatchTrigger(BaseTrigger):
     """Poll a Kimi batch with the async client until it ends, then yield exactly one event.
 
-    Every wait of one connection in a triggerer shares one async client and one request budget
-    (the connection's ``max_requests_per_minute``, see :mod:`~airflow_provider_kimi.hooks.async_clients`),
-    so thousands of waits open a few HTTP connections and keep to the account's rate limit
-    together; a 429 makes all of them back off.
+    Every wait of one connection in a triggerer shares one async client, one request budget
+    (the connection's ``max_requests_per_minute``, see :mod:`~airflow_provider_kimi.hooks.async_clients`)
+    and one poller (:mod:`~airflow_provider_kimi.hooks.poller`) that learns the status of every due
+    wait from as few list or retrieve calls as it can. Thousands of waits open a few HTTP
+    connections and keep to the account's rate limit together; a 429 makes all of them back off.
+    Each wait keeps its own interval, deadline and error count (the
+    :class:`~airflow_provider_kimi.batch.wait.WaitCore`), and fires its own single event.
 
     The event is ``{"status": "success", "batch_id", "batch": snapshot}`` once the batch reaches a
     terminal status (``completed``, ``failed``, ``expired`` or ``cancelled``: the resumed task
@@ -105,7 +92,7 @@ class KimiBatchTrigger(BaseTrigger):
             },
         )
 
-    def _event(self, status: str, message: str, snapshot: dict[str, Any] | None = None) -> TriggerEvent:
+    def _event(self, status: str, message: str, snapshot: BatchSnapshot | None = None) -> TriggerEvent:
         payload: dict[str, Any] = {"status": status, "batch_id": self.batch_id, "message": message}
         if snapshot is not None:
             payload["batch"] = snapshot
@@ -127,73 +114,76 @@ class KimiBatchTrigger(BaseTrigger):
             release_client(shared)
         yield event
 
-    def _explain(self, err: Exception, shared: SharedAsyncClient) -> str:
-        """The error with this wait's connection and endpoint, as a task would say it."""
-        better = explain(err, self.conn_id, shared.settings.base_url) if isinstance(err, openai.OpenAIError) else None
-        return str(better) if better is not None else describe_error(err)
-
-    def _timeout_event(self) -> TriggerEvent:
-        return self._event(
-            "timeout",
-            f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running on Kimi.",
+    def wait_core(self) -> WaitCore:
+        """This wait's rules: a deferred wait, its first interval spread over half to one interval."""
+        return WaitCore(
+            self.batch_id,
+            poll_interval=self.poll_interval,
+            deadline=self.end_time,
+            max_consecutive_errors=self.max_consecutive_errors,
+            adaptive=self.adaptive_polling,
+            deferred=True,
+            spread_first=True,
+            draw=random.random(),
         )
 
-    def next_interval(self, created_at: float | None) -> float:
-        """Seconds to the next poll: the base, or the adaptive interval for the batch's age."""
-        if not self.adaptive_polling or created_at is None:
-            return self.poll_interval
-        return adaptive_poll_interval(self.poll_interval, time.time() - created_at)
-
-    async def _fetch(self, shared: SharedAsyncClient, deadline: float) -> dict[str, Any]:
-        batch = await shared.call(lambda client: client.batches.retrieve(self.batch_id), deadline=deadline)
-        return batch_snapshot(same_batch(self.batch_id, batch))
+    def _failure(self, err: Exception, shared: SharedAsyncClient) -> PollFailure | None:
+        """The error as the core judges it, said with this wait's connection and endpoint."""
+        failure = poll_failure(err)
+        if failure is None or not isinstance(err, openai.OpenAIError):
+            return failure
+        better = explain(err, self.conn_id, shared.settings.base_url)
+        return failure if better is None else PollFailure(str(better), failure.http_status)
 
     async def _poll_until_done(self, shared: SharedAsyncClient) -> TriggerEvent:
-        loop = asyncio.get_running_loop()
-        consecutive_errors = 0
-        # Between polls a wait keeps only this number: thousands of sleeping waits stay small.
-        created_at: float | None = None
-        first = True
+        poller = poller_for(shared)
+        core = self.wait_core()
         while True:
-            started = loop.time()
-            remaining = self.end_time - time.time()
+            now = time.time()
+            if now >= self.end_time:
+                return self._event("timeout", core.timed_out().message)
+            core.polling(now)
             try:
-                snapshot = await self._fetch(shared, loop.time() + max(0.0, remaining))
-            except NoRequestSlotBeforeDeadline:
-                return self._timeout_event()
-            except TRANSIENT_ERRORS as err:
-                consecutive_errors += 1
-                if consecutive_errors > self.max_consecutive_errors:
-                    return self._event(
-                        "error",
-                        f"Gave up polling batch {self.batch_id} after {consecutive_errors} failures "
-                        f"in a row; last: {self._explain(err, shared)}. The batch may still be running.",
-                    )
-                self.log.warning(
-                    "Polling batch %s failed (%d/%d): %s",
+                snapshot = await poller.status(
                     self.batch_id,
-                    consecutive_errors,
-                    self.max_consecutive_errors,
-                    describe_error(err),
+                    core.created_at,
+                    within=core.interval(now) * GATHER_SHARE,
+                    timeout=self.end_time - now,
                 )
+            except TimeoutError:
+                return self._event("timeout", core.timed_out().message)
             except Exception as err:
-                return self._event("error", f"Polling batch {self.batch_id} failed: {self._explain(err, shared)}")
+                failure = self._failure(err, shared)
+                if failure is None:
+                    raise
+                step = core.failed(failure, time.time())
             else:
-                consecutive_errors = 0
-                self.log.info("%s", describe_progress(snapshot))
-                if _ends_wait(snapshot["status"], self.log):
-                    return self._event("success", f"Batch {self.batch_id} ended {snapshot['status']}.", snapshot)
-                stamp = snapshot.get("created_at")
-                created_at = float(stamp) if isinstance(stamp, (int, float)) else None
+                step = core.observe(snapshot, time.time())
                 del snapshot
-            remaining = self.end_time - time.time()
-            if remaining <= 0:
-                return self._timeout_event()
-            pause = sleep_before_next_poll(
-                self.next_interval(created_at), loop.time() - started, first=first, draw=random.random()
+            event = self._finish(step)
+            if event is not None:
+                return event
+            pause = max(0.0, step.next_poll_at - time.time())
+            # Between polls a wait keeps only its core: thousands of sleeping waits stay small.
+            del step
+            await asyncio.sleep(pause)
+
+    def _finish(self, step: Step) -> TriggerEvent | None:
+        """Log the step; the event that ends the wait, or None to poll again."""
+        if step.action == "finish":
+            self.log.info("%s", step.message)
+            return self._event(
+                "success", f"Batch {self.batch_id} ended {step.snapshot and step.snapshot['status']}.", step.snapshot
             )
-            first = False
-            await asyncio.sleep(min(pause, remaining))
+        if step.action == "timeout":
+            return self._event("timeout", step.message)
+        if step.action == "give_up":
+            return self._event("error", step.message)
+        if step.warning:
+            self.log.warning("%s", step.message)
+        else:
+            self.log.info("%s", step.message)
+        return None
 
     async def on_kill(self) -> None:
         """Cancel the batch when a user kills the deferred task and asked for it (Airflow 3.3+)."""

@@ -203,18 +203,45 @@ def test_wait_gives_up_at_its_timeout(make_kimi, tmp_path):
         hook.wait_for_batch(batch.id, poll_interval=0.05, timeout=0.3)
 
 
-def test_cancel_and_the_async_twins(make_kimi, tmp_path):
+def test_the_async_client_comes_from_the_same_connection(make_kimi, tmp_path):
     make_kimi(hold_new_batches_after=1)
     hook = KimiBatchHook()
     batch = hook.create_batch(hook.upload_file(write_input(tmp_path / "in.jsonl")).id)
 
     async def cancel_then_get() -> tuple[str, str]:
         async with await hook.get_async_conn() as client:
-            cancelled = await hook.acancel_batch(client, batch.id)
-            now = await hook.aget_batch(client, batch.id)
+            cancelled = await client.batches.cancel(batch.id)
+            now = await client.batches.retrieve(batch.id)
             return cancelled.status, now.status
 
     cancel_status, _ = asyncio.run(cancel_then_get())
     assert cancel_status == "cancelling"
     final = hook.wait_for_batch(batch.id, poll_interval=0.05, timeout=30)
     assert final["status"] == "cancelled"
+
+
+def no_sdk_retries(emulator, monkeypatch) -> None:
+    conn = {"conn_type": "kimi", "host": emulator.base_url, "password": emulator.api_key, "extra": {"max_retries": 0}}
+    monkeypatch.setenv("AIRFLOW_CONN_KIMI_DEFAULT", json.dumps(conn))
+
+
+def test_a_blocking_wait_tolerates_transient_errors_as_a_deferred_one_does(make_kimi, tmp_path, monkeypatch):
+    emulator = make_kimi()
+    hook = KimiBatchHook()
+    batch = hook.create_batch(hook.upload_file(write_input(tmp_path / "in.jsonl")).id)
+    no_sdk_retries(emulator, monkeypatch)
+    emulator.set_faults({"500": 0.4}, seed=3)
+    snapshot = KimiBatchHook().wait_for_batch(batch.id, poll_interval=0.05, timeout=60, max_consecutive_errors=20)
+    assert snapshot["status"] == "completed"
+    assert emulator.stats()["faults"].get("500", 0) > 0
+
+
+def test_a_blocking_wait_gives_up_after_too_many_errors_in_a_row(make_kimi, tmp_path, monkeypatch):
+    emulator = make_kimi(hold_new_batches_after=0)
+    hook = KimiBatchHook()
+    batch = hook.create_batch(hook.upload_file(write_input(tmp_path / "in.jsonl")).id)
+    no_sdk_retries(emulator, monkeypatch)
+    emulator.set_faults({"500": 1.0})
+    with pytest.raises(openai.InternalServerError):
+        KimiBatchHook().wait_for_batch(batch.id, poll_interval=0.01, timeout=60, max_consecutive_errors=2)
+    assert emulator.stats()["faults"]["500"] == 3

@@ -282,6 +282,14 @@ def test_list_limit_out_of_range_is_400(emulator, limit):
     assert body["error"]["type"] == "invalid_request_error"
 
 
+def test_the_largest_list_page_is_a_setting(make_emulator):
+    emu = make_emulator(max_list_limit=30)
+    assert raw(emu, "GET", "/v1/batches?limit=30")[0] == 200
+    status, _, body = raw(emu, "GET", "/v1/batches?limit=31")
+    assert status == 400
+    assert "between 1 and 30" in body["error"]["message"]
+
+
 # -- cancel -------------------------------------------------------------------------------------
 def test_cancel_in_progress_keeps_partial_results(make_emulator):
     emu = make_emulator(time_scale=1.0, validating_seconds=0, cancelling_seconds=0.3, requests_per_second=1000)
