@@ -10,6 +10,7 @@ Datasets follow OpenLineage's naming: ``s3://bucket/key`` is namespace ``s3://bu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +36,7 @@ def datasets(*paths: Any) -> list[Any]:
 
 
 def batch_facet(
-    snapshot: dict[str, Any], *, model: str | None = None, usage: dict[str, int] | None = None
+    snapshot: Mapping[str, Any], *, model: str | None = None, usage: dict[str, int] | None = None
 ) -> dict[str, Any]:
     """The batch as a job facet: id, status, window, model, request counts and token usage.
 

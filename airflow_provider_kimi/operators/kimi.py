@@ -194,7 +194,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         self.adaptive_polling = adaptive_polling
         self.reattach = reattach
         self.batch_id: str | None = None
-        self.snapshot: dict[str, Any] = {}
+        self.snapshot: Mapping[str, Any] = {}
 
     def _create(self, context: Context) -> Batch:
         parse_completion_window(self.completion_window)
