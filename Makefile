@@ -9,6 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: setup setup-airflow2 demo ui test unit test-airflow2 check-wheel lint typecheck
+.PHONY: setup-distributed test-distributed lock-lowest setup-lowest test-lowest
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -43,7 +44,42 @@ test-airflow2: setup-airflow2
 check-wheel: setup
 	UV="$(UV)" PYTHON="$(PYTHON)" ci/check_wheel.sh
 
-test: lint typecheck unit test-airflow2 check-wheel
+# The lowest-versions lane: the provider's direct dependencies at the floors pyproject.toml
+# declares (ci/lowest/floors.txt pins each one; uv resolves the rest with lowest-direct), pinned
+# by the committed ci/lowest/requirements.txt, in .venv-lowest. A floor changed in pyproject.toml
+# stops setup-lowest until `make lock-lowest` re-pins it.
+LOWEST_PY := $(CURDIR)/.venv-lowest/bin/python
+lock-lowest:
+	$(PYTHON) ci/lowest/floors.py > ci/lowest/floors.txt
+	$(UV) pip compile pyproject.toml ci/lowest/test-requirements.in -c ci/lowest/floors.txt \
+		--resolution lowest-direct --python-version 3.11 --quiet -o ci/lowest/requirements.txt
+
+setup-lowest: setup
+	@$(PYTHON) ci/lowest/floors.py | diff -u ci/lowest/floors.txt - \
+		|| { echo "pyproject.toml's floors changed: run make lock-lowest" >&2; exit 1; }
+	@test -x $(LOWEST_PY) || $(UV) venv --quiet --python $(PYTHON) .venv-lowest
+	@$(UV) pip sync --quiet --python $(LOWEST_PY) ci/lowest/requirements.txt
+	@$(UV) pip install --quiet --python $(LOWEST_PY) --no-deps --reinstall-package airflow-provider-kimi -e .
+
+# The unit and DAG suite at the floors (Airflow 2.11.2 and the lowest providers and libraries).
+test-lowest: setup-lowest
+	$(LOWEST_PY) -m pytest -m "not integration"
+
+# The distributed lane: PostgreSQL, Redis, two Celery workers, two triggerers, S3 (moto) and the
+# UI in Chromium, all started by tests/distributed. Debian's packages are installed when missing;
+# the Python ones come from the lock's `distributed` group, in an environment of its own
+# (.venv-distributed), so the other targets' environment stays as it is.
+DISTRIBUTED_ENV := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-distributed
+setup-distributed: setup
+	@ci/apt_install.sh postgresql redis-server chromium
+	@$(DISTRIBUTED_ENV) $(UV) sync --frozen --group distributed --python $(PYTHON) --quiet
+
+test-distributed: setup-distributed
+	@start=$$(date +%s); status=0; \
+	$(DISTRIBUTED_ENV) $(UV) run --frozen --no-sync pytest tests/distributed -p no:cacheprovider --durations=12 || status=$$?; \
+	echo "distributed lane: $$(( $$(date +%s) - start )) s"; exit $$status
+
+test: lint typecheck unit test-airflow2 check-wheel test-lowest test-distributed
 
 # The example DAGs in a local Airflow UI (standalone) against the local Kimi server; Ctrl-C stops it.
 # PORT picks the UI's port; KIMI_ARGS go to `kimi-batch emulator` (e.g. KIMI_ARGS="--time-scale 5").

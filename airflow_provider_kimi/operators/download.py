@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Asset
 
+from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures, check_limits
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
@@ -125,7 +126,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
             raise KimiResultsPolicyError(f"Batch {batch_id}: {outcome.message}")
         if outcome.unsuccessful:
             self.log.warning("%s", outcome.message)
-        return {
+        self.manifest: dict[str, Any] = {
             "batch_id": batch_id,
             "status": status.value,
             "output_path": str(paths["output"]) if "output" in paths else None,
@@ -134,3 +135,11 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
             "error_bytes": sizes.get("error", 0),
             "summary": summary.to_dict(),
         }
+        self.snapshot = snapshot
+        return self.manifest
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the result files are the output datasets; the batch, with its usage, a job facet."""
+        outputs = lineage.datasets(self.manifest["output_path"], self.manifest["error_path"])
+        facets = lineage.batch_facet(self.snapshot, usage=lineage.usage_of(self.manifest["summary"]))
+        return lineage.lineage(outputs=outputs, job_facets=facets)

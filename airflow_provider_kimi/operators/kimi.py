@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from airflow.providers.common.compat.sdk import conf
 
+from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import sha256_of
 from airflow_provider_kimi.batch.idempotency import (
     FINGERPRINT_FIELD,
@@ -123,6 +124,10 @@ class KimiUploadFileOperator(KimiBaseOperator):
             self.log.info("Uploaded %s as file %s (%s, %s bytes).", path, uploaded.id, filename, uploaded.bytes)
         return uploaded.id
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the uploaded file is the input dataset."""
+        return lineage.lineage(inputs=lineage.datasets(self.file_path))
+
 
 class KimiCreateBatchOperator(KimiBaseOperator):
     """Create a Kimi batch from an uploaded input file; push its id to XCom the moment it exists.
@@ -189,6 +194,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         self.adaptive_polling = adaptive_polling
         self.reattach = reattach
         self.batch_id: str | None = None
+        self.snapshot: Mapping[str, Any] = {}
 
     def _create(self, context: Context) -> Batch:
         parse_completion_window(self.completion_window)
@@ -231,6 +237,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         """Check the arguments, create the batch (or re-attach), push its id, and wait if asked."""
         batch = self._create(context)
         self.batch_id = batch.id
+        self.snapshot = batch_snapshot(batch)
         context["ti"].xcom_push(key="batch_id", value=batch.id)
         KimiBatchConsoleLink.persist(context, self.hook.settings.base_url, batch.id)
         if not self.wait_for_completion:
@@ -263,9 +270,15 @@ class KimiCreateBatchOperator(KimiBaseOperator):
 
     def _finish(self, context: Context, snapshot: BatchSnapshot) -> str:
         raise_if_ended_badly(snapshot, self.succeed_on)
+        self.snapshot = snapshot
         context["ti"].xcom_push(key="batch", value=snapshot)
         self.log.info("%s", describe_progress(snapshot))
         return str(snapshot["id"])
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the batch as a job facet (its model read from the input's first request)."""
+        model = lineage.input_model(self.hook.client, str(self.input_file_id))
+        return lineage.lineage(job_facets=lineage.batch_facet(self.snapshot, model=model))
 
     def on_kill(self) -> None:
         """Cancel the batch this task created, when ``cancel_on_kill``."""

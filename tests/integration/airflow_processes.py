@@ -1,9 +1,10 @@
 """Airflow's components and a local Kimi server as processes that a test starts, reads and kills.
 
-Every component (API server, scheduler, DAG processor, triggerer) runs as its own process in its
-own session, against one fresh ``AIRFLOW_HOME`` on SQLite with the LocalExecutor, the way
-``airflow standalone`` runs them, but separately, so a test can SIGKILL exactly one of them (with
-its children) as a crashed host would, and start it again.
+Every component (API server, scheduler, DAG processor, triggerer, Celery worker) runs as its own
+process in its own session, against one fresh ``AIRFLOW_HOME``, the way ``airflow standalone``
+runs them, but separately, so a test can SIGKILL exactly one of them (with its children) as a
+crashed host would, and start it again. By default the metadata DB is SQLite and the executor the
+LocalExecutor; the distributed lane passes a PostgreSQL URL, the CeleryExecutor and its settings.
 
 The Kimi server holds every new batch before its first request: a batch stays ``in_progress``
 until a test releases it through the admin route, so the test decides when the wait ends.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import secrets
 import signal
@@ -21,7 +23,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,12 +182,62 @@ class KimiServer:
         self.component.kill()
 
 
+def _query_postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """One read on PostgreSQL with psycopg2 (the distributed lane's driver), rows as dicts."""
+    import psycopg2  # only in the distributed lane's environment
+    import psycopg2.extras
+
+    db = psycopg2.connect(url.replace("postgresql+psycopg2://", "postgresql://"), connect_timeout=10)
+    try:
+        with db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+            cursor.execute(sql.replace("?", "%s"), params)
+            return list(cursor.fetchall())
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def start_kimi_server(state: Path, *options: str) -> Iterator[KimiServer]:
+    """``kimi-batch emulator`` in its own process, holding every new batch until a test releases it.
+
+    Holding (rather than a slow time scale) makes the wait as long as the test needs and no
+    longer; the short time scale makes everything else (validation, finalizing) near instant.
+    ``options`` are more ``kimi-batch emulator`` flags.
+    """
+    port = free_port()
+    argv = [str(BIN / "kimi-batch"), "emulator", "--port", str(port), "--state-dir", str(state)]
+    argv += ["--api-key", API_KEY, "--time-scale", "0.05", "--hold-new-batches-after", "0", *options]
+    server = KimiServer(Component("kimi-emulator", argv, dict(os.environ), state).start(), port)
+    try:
+
+        def answers() -> bool:
+            assert server.component.alive, f"the Kimi server exited:\n{server.component.tail()}"
+            with contextlib.suppress(httpx.HTTPError):
+                return bool(server.stats())
+            return False
+
+        wait_for("the Kimi server to answer", answers, timeout=30, interval=0.2)
+        yield server
+    finally:
+        server.close()
+
+
 class AirflowStack:
     """A fresh ``AIRFLOW_HOME`` and Airflow's components as processes a test controls one by one."""
 
-    def __init__(self, home: Path, kimi: KimiServer) -> None:
+    def __init__(
+        self,
+        home: Path,
+        kimi: KimiServer,
+        *,
+        database_url: str | None = None,
+        executor: str = "LocalExecutor",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.db_path = home / "airflow.db"
+        self.database_url = database_url or f"sqlite:///{self.db_path}"
+        self.executor = executor
         self.dags = home / "dags"
         self.storage = home / "storage"
         self.component_logs = home / "component-logs"
@@ -193,7 +245,7 @@ class AirflowStack:
             folder.mkdir(parents=True)
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
-        self.env = self._environment(kimi)
+        self.env = {**self._environment(kimi), **(extra_env or {})}
         self.components: dict[str, Component] = {}
         self.http = httpx.Client(timeout=30)
         self._token: str | None = None
@@ -204,8 +256,8 @@ class AirflowStack:
         env.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db_path}",
-                "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.database_url,
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "4",
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
@@ -245,11 +297,15 @@ class AirflowStack:
         assert done.returncode == 0, f"airflow {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
         return done
 
-    def start(self, name: str) -> Component:
-        """Start (or start again) one component."""
+    def start(self, name: str, command: list[str] | None = None, env: dict[str, str] | None = None) -> Component:
+        """Start (or start again) one component.
+
+        ``command`` is the ``airflow`` subcommand (default: ``name``, e.g. ``scheduler``), so two
+        components of one kind get two names; ``env`` adds to the stack's environment.
+        """
         if name not in self.components:
-            argv = [str(BIN / "airflow"), name]  # api-server, scheduler, dag-processor, triggerer
-            self.components[name] = Component(name, argv, self.env, self.component_logs)
+            argv = [str(BIN / "airflow"), *(command or [name])]
+            self.components[name] = Component(name, argv, {**self.env, **(env or {})}, self.component_logs)
         return self.components[name].start()
 
     def stop(self) -> None:
@@ -258,9 +314,33 @@ class AirflowStack:
         for component in reversed(self.components.values()):
             component.kill()
 
+    def wait_ready(self, dag_ids: set[str], triggerers: int = 1) -> None:
+        """Wait until the API answers, a scheduler and the triggerers heartbeat and the DAGs are parsed."""
+
+        def ready() -> bool:
+            for component in self.components.values():
+                assert component.alive, f"{component.name} exited:\n{component.tail()}"
+            with contextlib.suppress(httpx.HTTPError):
+                health = self.http.get(f"{self.api_url}/api/v2/monitor/health").json()
+                parsed = {row["dag_id"] for row in self.query("SELECT dag_id FROM serialized_dag")}
+                return (
+                    health["scheduler"]["status"] == "healthy"
+                    and health["triggerer"]["status"] == "healthy"
+                    and len(self.running_triggerer_jobs()) >= triggerers
+                    and dag_ids <= parsed
+                )
+            return False
+
+        wait_for("Airflow's components to be ready", ready, timeout=STARTUP_SECONDS, interval=1)
+
     # -- metadata DB ----------------------------------------------------------------------------
-    def query(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        """Read the metadata DB directly: far faster than an ``airflow`` CLI call per poll."""
+    def query(self, sql: str, *params: Any) -> list[Any]:
+        """Read the metadata DB directly: far faster than an ``airflow`` CLI call per poll.
+
+        ``sql`` uses ``?`` placeholders; rows are read by column name, on SQLite or PostgreSQL.
+        """
+        if not self.database_url.startswith("sqlite"):
+            return _query_postgres(self.database_url, sql, params)
         db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
         db.row_factory = sqlite3.Row
         try:
@@ -268,7 +348,7 @@ class AirflowStack:
         finally:
             db.close()
 
-    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> sqlite3.Row | None:
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> Any:
         rows = self.query(
             "SELECT * FROM task_instance WHERE dag_id = ? AND run_id = ? AND task_id = ?", dag_id, run_id, task_id
         )
@@ -315,9 +395,15 @@ class AirflowStack:
         log = path / f"attempt={attempt}.log"
         return log.read_text(errors="replace") if log.exists() else ""
 
-    def dump(self) -> str:
-        """The tail of every component's log and of every task log: what a failed test shows."""
+    def dump(self, kimi: KimiServer | None = None) -> str:
+        """The tail of every component's log and of every task log (and the Kimi server's counters).
+
+        What a failed test shows: a scheduler's story is in its log.
+        """
         parts = []
+        if kimi is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                parts.append("===== Kimi server stats =====\n" + json.dumps(kimi.stats(), indent=1))
         for log in sorted(self.component_logs.glob("*.log")):
             text = log.read_text(errors="replace").splitlines()
             parts.append(f"===== {log.name} (last 60 of {len(text)} lines) =====\n" + "\n".join(text[-60:]))
