@@ -49,6 +49,27 @@ def is_local(path: object) -> TypeGuard[Path]:
     return isinstance(path, Path) and not hasattr(path, "fs")
 
 
+def make_folder(folder: Any) -> None:
+    """Create ``folder`` where folders exist; an object-storage prefix needs none.
+
+    universal-pathlib answers ``NotADirectoryError`` for ``mkdir`` of an S3 prefix that nothing
+    was written under yet: there is nothing to create, the first file written makes it.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except NotADirectoryError:
+        if is_local(folder):
+            raise
+
+
+def folder_entries(folder: Any) -> list[Any]:
+    """What ``folder`` holds; nothing where it does not exist yet (a prefix never written to)."""
+    try:
+        return list(folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def display_name(path: OpenablePath) -> str:
     """How a path is named in messages: its full path or URL when it has one."""
     if type(path).__str__ is object.__str__:

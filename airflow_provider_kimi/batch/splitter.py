@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import orjson
 
-from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, open_read, open_write
+from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, folder_entries, open_read, open_write
 from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES, MAX_LINES
 
 PART_SUFFIX = ".jsonl"
@@ -110,8 +110,8 @@ def _check_prefix(stem: str) -> None:
 def _earlier_parts(target: Any, stem: str, overwrite: bool) -> list[Any]:
     """The folder's earlier parts of ``stem``; refuses a folder holding anything without ``overwrite``."""
     try:
-        entries = list(target.iterdir())
-    except (FileNotFoundError, AttributeError, NotImplementedError):
+        entries = folder_entries(target)
+    except (AttributeError, NotImplementedError):
         return []
     if entries and not overwrite:
         shown = ", ".join(sorted(str(entry.name) for entry in entries)[:3])

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_kimi import lineage
+from airflow_provider_kimi.batch._paths import make_folder
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures, check_limits
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
@@ -104,7 +105,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         if status is BatchStatus.FAILED:
             raise KimiBatchEndedError(ended_batch_error(snapshot, ()) or f"Batch {batch_id} failed.")
         folder = storage_path(self.destination)
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         builder = SummaryBuilder(prices=self.prices, realtime_prices=self.realtime_prices)
         paths: dict[str, Any] = {}
         sizes: dict[str, int] = {}

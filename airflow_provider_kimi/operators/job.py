@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
-from airflow_provider_kimi.batch._paths import open_read
+from airflow_provider_kimi.batch._paths import folder_entries, make_folder, open_read
 from airflow_provider_kimi.batch.jobs.costs import (
     TokensByModel,
     account_currency,
@@ -61,8 +61,8 @@ def round_folder(destination: Any, number: int) -> Any:
 
 def _empty_folder(folder: Any) -> None:
     """A retried task starts again from an empty folder of its own."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for child in folder.iterdir():
+    make_folder(folder)
+    for child in folder_entries(folder):
         if child.is_file():
             child.unlink()
 
