@@ -8,11 +8,31 @@ to do. A retry with the same key and fingerprint re-attaches; a changed input is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, TypeVar
 
 RUN_KEY_FIELD = "airflow_run_key"
 FINGERPRINT_FIELD = "airflow_input_fingerprint"
 RESERVED_METADATA_KEYS = frozenset({RUN_KEY_FIELD, FINGERPRINT_FIELD})
+# A batch that ended like this is not worth re-attaching to: the retry makes a new one. Any other
+# status, one this version does not know included, is re-attached to rather than paid for twice.
+NOT_REUSABLE_STATUSES = frozenset({"failed", "expired", "cancelled"})
+
+
+class ListedBatch(Protocol):
+    """What the search reads of a listed batch (an openai ``Batch``)."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def created_at(self) -> int: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any] | None: ...
+
+
+B = TypeVar("B", bound=ListedBatch)
 
 
 def _digest(*parts: str, length: int = 32) -> str:
@@ -47,3 +67,27 @@ def tagged_filename(filename: str, run: str, content_sha256: str) -> str:
         stem, suffix = filename, ""
     tag = _digest(run, content_sha256, length=16)
     return f"{stem}.{tag}.{suffix}" if suffix else f"{stem}.{tag}"
+
+
+def reusable_batch(batches: Iterable[B], key: str, fingerprint: str, created_after: float | None) -> B | None:
+    """The first batch of a listing tagged ``key`` and ``fingerprint`` that a retry may re-attach to.
+
+    Kimi documents no order for its list. While the listing reads newest first, the search stops at
+    the first batch older than ``created_after`` (the DAG run's start), so a retry never scans the
+    organisation's history; once the order is seen broken it reads on to the end instead.
+    """
+    newest_first = True
+    previous: int | None = None
+    for batch in batches:
+        if previous is not None and batch.created_at > previous:
+            newest_first = False
+        previous = batch.created_at
+        if created_after is not None and batch.created_at < created_after:
+            if newest_first:
+                return None
+            continue
+        metadata = batch.metadata or {}
+        if metadata.get(RUN_KEY_FIELD) != key or metadata.get(FINGERPRINT_FIELD) != fingerprint:
+            continue
+        return None if batch.status in NOT_REUSABLE_STATUSES else batch
+    return None

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD
-from airflow_provider_kimi.batch.status import BatchStatus
+from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD, reusable_batch
 from airflow_provider_kimi.hooks.errors import is_transient
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:
     from openai.types import Batch, FileObject
 
-# A batch that ended like this is not worth re-attaching to: the retry makes a new one.
 T = TypeVar("T")
 
-NOT_REUSABLE = frozenset({BatchStatus.FAILED, BatchStatus.EXPIRED, BatchStatus.CANCELLED})
 ATTEMPTS = 4
 
 
@@ -44,21 +41,8 @@ def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, b
 
 
 def find_batch(hook: KimiBatchHook, key: str, fingerprint: str, created_after: float | None) -> Batch | None:
-    """The newest reusable batch tagged with this run key and fingerprint, if any.
-
-    Batches are listed newest first, so the search stops at the first one older than
-    ``created_after`` (the DAG run's start): a retry never scans the organisation's history.
-    """
-    for batch in hook.iter_batches():
-        if created_after is not None and batch.created_at < created_after:
-            return None
-        metadata: Mapping[str, Any] = batch.metadata or {}
-        if metadata.get(RUN_KEY_FIELD) != key or metadata.get(FINGERPRINT_FIELD) != fingerprint:
-            continue
-        if BatchStatus(batch.status) in NOT_REUSABLE:
-            return None
-        return batch
-    return None
+    """The newest reusable batch tagged with this run key and fingerprint, if any (see ``reusable_batch``)."""
+    return reusable_batch(hook.iter_batches(), key, fingerprint, created_after)
 
 
 def create_batch_once(
