@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from airflow_processes import EXAMPLE_DAG, TEST_DAGS, AirflowStack, start_kimi_server
-from lane import BUCKET, DAG_IDS, OPENLINEAGE_EVENTS, TRIGGERERS, WORKERS, Distributed
+from lane import BUCKET, DAG_IDS, JOB_PART_LINES, JOB_ROWS, OPENLINEAGE_EVENTS, TRIGGERERS, WORKERS, Distributed
 from services import S3, Postgres, Redis
 
 
@@ -46,6 +46,9 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
                         {"conn_type": "aws", "extra": {"endpoint_url": s3.endpoint, "region_name": "us-east-1"}}
                     ),
                     "KIMI_EXAMPLE_STORAGE": f"s3://{BUCKET}/lane",
+                    # The job example at a size that still splits into three parts.
+                    "KIMI_EXAMPLE_JOB_ROWS": str(JOB_ROWS),
+                    "KIMI_EXAMPLE_JOB_PART_LINES": str(JOB_PART_LINES),
                     "AIRFLOW__CELERY__BROKER_URL": redis.url,
                     "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + postgres.url,
                     "AIRFLOW__CORE__PARALLELISM": "8",
@@ -64,6 +67,7 @@ def distributed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribute
             )
             stack.env["AIRFLOW__OPENLINEAGE__NAMESPACE"] = "kimi-lane"
             shutil.copy(EXAMPLE_DAG, stack.dags)
+            shutil.copy(EXAMPLE_DAG.parent / "example_kimi_batch_job.py", stack.dags)
             shutil.copy(TEST_DAGS / "kimi_integration_create_retry.py", stack.dags)
             stack.airflow("db", "migrate", timeout=300)
             for name in ("api-server", "scheduler", "dag-processor"):

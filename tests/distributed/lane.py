@@ -10,8 +10,10 @@ from services import S3
 BUCKET = "kimi-lane"
 TRIGGERERS = ("triggerer-1", "triggerer-2")
 WORKERS = ("worker-1", "worker-2")
-DAG_IDS = {"example_kimi_batch_classification", "kimi_integration_create_retry"}
+DAG_IDS = {"example_kimi_batch_classification", "example_kimi_batch_job", "kimi_integration_create_retry"}
 WORKER_READY_SECONDS = 180
+JOB_ROWS = 600
+JOB_PART_LINES = 250  # three parts
 OPENLINEAGE_EVENTS = "openlineage-events.jsonl"  # under AIRFLOW_HOME
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 from airflow_processes import TASK_SECONDS, wait_for
-from lane import BUCKET, TRIGGERERS, WORKERS, Distributed
+from lane import BUCKET, JOB_PART_LINES, JOB_ROWS, TRIGGERERS, WORKERS, Distributed
 
 from airflow_provider_kimi.batch.idempotency import run_key
 
@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 CLASSIFICATION = "example_kimi_batch_classification"
 RETRY = "kimi_integration_create_retry"
+JOB = "example_kimi_batch_job"
 TEXT_IDS = [f"text_{i}" for i in range(5)]
 TAKEOVER_SECONDS = 120
 RETRY_SECONDS = 180  # the heartbeat timeout (30 s), its detection, then the retry queued on Celery
@@ -157,6 +158,39 @@ def test_a_killed_celery_worker_mid_create_leaves_a_retry_that_reattaches(distri
     assert finished["status"] == "completed"
     assert finished["request_counts"] == {"total": 3, "completed": 3, "failed": 0}  # each request ran once
     lane.start_worker(worker)
+
+
+def test_kimi_batch_job_splits_merges_in_input_order_and_cleans_up(distributed: Distributed) -> None:
+    """The job example: one batch per part, one row per request in input order, in S3; no file left on Kimi."""
+    lane, stack = distributed, distributed.stack
+    batches_before = {batch["id"] for batch in lane.kimi.batches()}
+    files_before = lane.kimi.file_ids()
+    run_id = stack.trigger(JOB)
+    released: set[str] = set()
+
+    def ended() -> str | None:
+        for batch in lane.kimi.batches():
+            if batch["id"] not in batches_before and batch["id"] not in released:
+                lane.kimi.release(batch["id"])
+                released.add(batch["id"])
+        state = stack.run_state(JOB, run_id)
+        return state if state in ("success", "failed") else None
+
+    assert wait_for(f"run {run_id} of {JOB} to end", ended, 420) == "success"
+    parts = -(-JOB_ROWS // JOB_PART_LINES)
+    assert len(released) == parts, f"one batch per part: {sorted(released)}"
+
+    folder = f"lane/batch_job/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}/"
+    table = f"{folder}results/results.jsonl"
+    keys = lane.s3.keys(folder)
+    assert table in keys, keys
+    rows = [json.loads(line) for line in lane.s3.read(table).splitlines()]
+    requests = [json.loads(line)["custom_id"] for line in lane.s3.read(f"{folder}requests.jsonl").splitlines()]
+    assert len(requests) == JOB_ROWS
+    assert [row["custom_id"] for row in rows] == requests, "one row per request, in input order"
+    assert {row["status"] for row in rows} == {"succeeded"}
+    assert not list(stack.storage.rglob("*.jsonl")), "no file crossed tasks on local disk"
+    assert lane.kimi.file_ids() == files_before, "cleanup deleted every file the job made on Kimi"
 
 
 def test_two_triggerers_stay_under_the_rate_limit(distributed: Distributed) -> None:

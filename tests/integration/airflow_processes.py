@@ -172,6 +172,10 @@ class KimiServer:
         """The batches whose ``airflow_run_key`` metadata is ``run_key`` (one task instance's)."""
         return [b for b in self.batches() if (b.get("metadata") or {}).get("airflow_run_key") == run_key]
 
+    def file_ids(self) -> set[str]:
+        """The ids of every file the server holds."""
+        return {f["id"] for f in self.http.get(f"{self.base_url}/files").raise_for_status().json()["data"]}
+
     def release(self, batch_id: str) -> dict[str, Any]:
         """Let a held batch run its requests and finish."""
         return dict(self.http.post(f"{self.url}/_emulator/batches/{batch_id}/release").raise_for_status().json())
