@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
 
+from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import folder_entries, make_folder, open_read
 from airflow_provider_kimi.batch.jobs.costs import (
     TokensByModel,
@@ -131,6 +132,10 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         super().__init__(**kwargs)
         self.input_path = input_path
         self.allowed_models = frozenset(allowed_models)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the job's requests file is its input dataset."""
+        return lineage.lineage(inputs=lineage.datasets(self.input_path))
 
     def execute(self, context: Context) -> list[str]:
         source = storage_path(self.input_path)
@@ -295,6 +300,7 @@ class KimiJobMergeOperator(KimiBaseOperator):
         self.results_format = results_format
         self.max_failed_ratio = max_failed_ratio
         self.prices = prices
+        self.results_path: Any = None  # set by execute, read by the OpenLineage hook
 
     def execute(self, context: Context) -> dict[str, Any]:
         first: list[JobPart] = []
@@ -361,7 +367,12 @@ class KimiJobMergeOperator(KimiBaseOperator):
                 f"{unsuccessful} of {written} requests have no answer ({unsuccessful / written:.1%}), over "
                 f"max_failed_ratio {self.max_failed_ratio:.1%}. The table is at {path}; Kimi's files are kept."
             )
+        self.results_path = path
         return manifest
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the results table is the job's output dataset."""
+        return lineage.lineage(outputs=lineage.datasets(self.results_path))
 
 
 def count_rows(path: Any, results_format: str) -> int:

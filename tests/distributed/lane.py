@@ -26,6 +26,7 @@ class Distributed:
     s3: S3
     triggerer_jobs: dict[str, int]
     finished_classifications: list[str] = field(default_factory=list)
+    finished_jobs: list[str] = field(default_factory=list)
 
     def start_triggerer(self, name: str) -> int:
         """Start (again) one triggerer and return its new job id: jobs map to processes by start order."""

@@ -35,6 +35,11 @@ def run_folder(run_id: str) -> str:
     return f"lane/classification/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}/"
 
 
+def job_folder(run_id: str) -> str:
+    """The job example's S3 prefix for one run (its ``job_folder``)."""
+    return f"lane/batch_job/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}/"
+
+
 def only_batch(lane: Distributed, dag_id: str, run_id: str) -> dict[str, Any]:
     batches = lane.kimi.batches_tagged(run_key(dag_id, "create", run_id))
     assert len(batches) == 1, f"one batch per part, found {len(batches)}: {batches}"
@@ -180,7 +185,7 @@ def test_kimi_batch_job_splits_merges_in_input_order_and_cleans_up(distributed: 
     parts = -(-JOB_ROWS // JOB_PART_LINES)
     assert len(released) == parts, f"one batch per part: {sorted(released)}"
 
-    folder = f"lane/batch_job/{re.sub(r'[^A-Za-z0-9_.-]', '_', run_id)}/"
+    folder = job_folder(run_id)
     table = f"{folder}results/results.jsonl"
     keys = lane.s3.keys(folder)
     assert table in keys, keys
@@ -191,6 +196,7 @@ def test_kimi_batch_job_splits_merges_in_input_order_and_cleans_up(distributed: 
     assert {row["status"] for row in rows} == {"succeeded"}
     assert not list(stack.storage.rglob("*.jsonl")), "no file crossed tasks on local disk"
     assert lane.kimi.file_ids() == files_before, "cleanup deleted every file the job made on Kimi"
+    lane.finished_jobs.append(run_id)
 
 
 def test_two_triggerers_stay_under_the_rate_limit(distributed: Distributed) -> None:

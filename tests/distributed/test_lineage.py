@@ -1,4 +1,4 @@
-"""OpenLineage from the classification example, as the OpenLineage provider emits it on Celery workers.
+"""OpenLineage from the examples, as the OpenLineage provider emits it on Celery workers.
 
 The stack sends every event through OpenLineage's own file transport; this reads the events of
 one finished run: the upload's input dataset, the create task's batch facet (model, request
@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 from lane import BUCKET, OPENLINEAGE_EVENTS, Distributed
-from test_distributed import CLASSIFICATION, only_batch, run_classification, run_folder
+from test_distributed import CLASSIFICATION, JOB, job_folder, only_batch, run_classification, run_folder
 
 from airflow_provider_kimi.lineage import BATCH_FACET
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
-def completed_task_events(lane: Distributed, run_id: str) -> dict[str, dict[str, Any]]:
+def completed_task_events(lane: Distributed, run_id: str, dag: str = CLASSIFICATION) -> dict[str, dict[str, Any]]:
     """The COMPLETE event of each task of one DAG run, by task id."""
     path = lane.stack.home / OPENLINEAGE_EVENTS
     events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -27,7 +27,7 @@ def completed_task_events(lane: Distributed, run_id: str) -> dict[str, dict[str,
     for event in events:
         dag_id, _, task_id = event["job"]["name"].partition(".")
         dag_run = event["run"].get("facets", {}).get("airflow", {}).get("dagRun", {})
-        if event["eventType"] == "COMPLETE" and dag_id == CLASSIFICATION and dag_run.get("run_id") == run_id:
+        if event["eventType"] == "COMPLETE" and dag_id == dag and dag_run.get("run_id") == run_id:
             found[task_id] = event
     return found
 
@@ -59,3 +59,16 @@ def test_the_example_emits_its_datasets_and_its_batch(distributed: Distributed) 
     assert downloaded["request_counts"]["completed"] == 5
     usage = downloaded["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+
+
+def test_the_job_emits_its_requests_and_its_results_table(distributed: Distributed) -> None:
+    lane = distributed
+    assert lane.finished_jobs, "the kimi_batch_job scenario ran first"
+    run_id = lane.finished_jobs[-1]
+    events = completed_task_events(lane, run_id, JOB)
+    assert {"classify.split", "classify.merge"} <= set(events), sorted(events)
+    namespace, folder = f"s3://{BUCKET}", job_folder(run_id)
+    split_inputs = [(d["namespace"], d["name"]) for d in events["classify.split"]["inputs"]]
+    assert split_inputs == [(namespace, f"{folder}requests.jsonl")]
+    merge_outputs = [(d["namespace"], d["name"]) for d in events["classify.merge"]["outputs"]]
+    assert merge_outputs == [(namespace, f"{folder}results/results.jsonl")]
