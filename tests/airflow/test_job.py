@@ -238,6 +238,9 @@ def test_max_cost_usd_stops_the_job_before_anything_is_paid_for(make_kimi, stora
 
 
 def test_parquet_table_without_cleanup_keeps_the_files(make_kimi, storage, tmp_path):
+    # The parquet extra is in the dev environments of Airflow 3.3 and 2.11; the floors lane
+    # installs the provider's required dependencies only.
+    pytest.importorskip("pyarrow", reason="the parquet extra (pyarrow) is not installed")
     kimi = make_kimi(time_scale=0)
 
     result = run_dag("kimi_job_no_cleanup", job_conf(tmp_path))
