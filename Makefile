@@ -10,6 +10,7 @@ RUN := $(UV) run --frozen --no-sync
 
 .PHONY: setup setup-airflow2 demo ui test unit test-airflow2 check-wheel lint typecheck
 .PHONY: setup-distributed test-distributed lock-lowest setup-lowest test-lowest
+.PHONY: run-airflow2 run-lowest test-other-lines
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
@@ -38,7 +39,7 @@ setup-airflow2: setup
 # The same suite on Airflow 2.11. The real-engine tests (-m integration) start Airflow 3's own
 # components (API server, DAG processor, task execution API), so they run on the 3.x line only.
 test-airflow2: setup-airflow2
-	$(UV) run --frozen --no-sync --project ci/airflow2 pytest -m "not integration"
+	@$(MAKE) --no-print-directory run-airflow2
 
 # The built sdist and wheel, installed into a clean venv: Airflow lists the provider, the CLI starts.
 check-wheel: setup
@@ -63,7 +64,7 @@ setup-lowest: setup
 
 # The unit and DAG suite at the floors (Airflow 2.11.2 and the lowest providers and libraries).
 test-lowest: setup-lowest
-	$(LOWEST_PY) -m pytest -m "not integration"
+	@$(MAKE) --no-print-directory run-lowest
 
 # The distributed lane: PostgreSQL, Redis, two Celery workers, two triggerers, S3 (moto) and the
 # UI in Chromium, all started by tests/distributed. Debian's packages are installed when missing;
@@ -79,7 +80,21 @@ test-distributed: setup-distributed
 	$(DISTRIBUTED_ENV) $(UV) run --frozen --no-sync pytest tests/distributed -p no:cacheprovider --durations=12 || status=$$?; \
 	echo "distributed lane: $$(( $$(date +%s) - start )) s"; exit $$status
 
-test: lint typecheck unit test-airflow2 check-wheel test-lowest test-distributed
+# The two suites that start no Airflow process (2.11 and the floors) run side by side: they
+# mostly wait on the local Kimi server's clocks, so together they fit CI's two cores. Their
+# output is printed a suite at a time. The suites that start real Airflow processes run alone.
+run-airflow2:
+	$(UV) run --frozen --no-sync --project ci/airflow2 pytest -m "not integration" -p no:cacheprovider
+
+run-lowest:
+	$(LOWEST_PY) -m pytest -m "not integration" -p no:cacheprovider
+
+test-other-lines: setup-airflow2 setup-lowest
+	@start=$$(date +%s); status=0; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target run-airflow2 run-lowest || status=$$?; \
+	echo "Airflow 2.11 and floors lanes: $$(( $$(date +%s) - start )) s"; exit $$status
+
+test: lint typecheck unit check-wheel test-other-lines test-distributed
 
 # The example DAGs in a local Airflow UI (standalone) against the local Kimi server; Ctrl-C stops it.
 # PORT picks the UI's port; KIMI_ARGS go to `kimi-batch emulator` (e.g. KIMI_ARGS="--time-scale 5").
