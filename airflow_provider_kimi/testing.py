@@ -5,9 +5,13 @@ Installed with the provider (entry point ``pytest11``), it gives every test suit
 - ``kimi_emulator``: a running local Kimi Batch API server, one for the whole test session,
   with ``base_url``, ``api_key`` and helpers to list batches and files and to finish, expire or
   hold a batch. Its settings come from the ``kimi_emulator_settings`` fixture (override it in a
-  ``conftest.py``); a test that needs other settings (faults, a tier, a time scale) gets a server
-  of its own with ``@pytest.mark.kimi_emulator(tier=0, faults={"500": 0.2})``, or through
-  ``@pytest.mark.parametrize("kimi_emulator", [{"tier": 0}], indirect=True)``.
+  ``conftest.py``); a test that needs other settings (faults, a tier, a time scale, scripted
+  replies, invalid JSON answers) gets a server of its own with
+  ``@pytest.mark.kimi_emulator(tier=0, faults={"500": 0.2})``, or through
+  ``@pytest.mark.parametrize("kimi_emulator", [{"tier": 0}], indirect=True)``, or changes the
+  shared one for itself with ``kimi_emulator.configure(tier=0)``. Every test starts on a clean
+  server: the shared one is reset before each test (no files, batches, holds, faults or counts
+  left by an earlier test, and its settings as the session started it).
 - ``kimi_connection``: points the ``kimi_default`` Airflow connection at that server for the
   test (through ``AIRFLOW_CONN_KIMI_DEFAULT``) and returns the connection id.
 
@@ -89,12 +93,26 @@ class KimiEmulatorHandle:
         """Change the share of calls answered with faults (``{}`` ends the outage)."""
         self.emulator.set_faults(faults, seed)
 
+    def configure(self, **changes: Any) -> EmulatorSettings:
+        """Change the running server's settings (``tier=0``, ``time_scale=1.0``...) for this test."""
+        return self.emulator.configure(**changes)
+
+    def reset(self) -> None:
+        """Back to a server just started: what the plugin does before every test."""
+        self.emulator.reset()
+
+    def answer_count(self, custom_id: str) -> int:
+        """How many times the server answered ``custom_id`` (counted with ``invalid_json_rate`` or
+        ``replies`` set)."""
+        with self.emulator.store.lock:
+            return self.emulator.store.answer_counts.get(custom_id, 0)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**settings): EmulatorSettings fields for a kimi_emulator of this test's own "
-        "(e.g. tier=0, faults={'500': 0.2}, time_scale=0.1)",
+        "(e.g. tier=0, faults={'500': 0.2}, time_scale=0.1, invalid_json_rate=0.2, replies='mymod:reply')",
     )
 
 
@@ -131,7 +149,9 @@ def kimi_emulator(
     """A running local Kimi server: the session's, or one of the test's own when it asks for settings."""
     overrides = _overrides(request)
     if not overrides:
-        yield request.getfixturevalue("kimi_session_emulator")
+        shared: KimiEmulatorHandle = request.getfixturevalue("kimi_session_emulator")
+        shared.reset()
+        yield shared
         return
     with KimiEmulator(dataclasses.replace(kimi_emulator_settings, **overrides)) as emulator:
         yield KimiEmulatorHandle(emulator)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 DEFAULT_PORT = 8765
+# The server's default batch models, as the command line shows them.
+DEFAULT_MODELS = "kimi-k2.7-code,kimi-k2.6,kimi-k2.5"
 API_KEY_VARIABLE = "KIMI_EMULATOR_API_KEY"
 
 
@@ -21,6 +23,17 @@ def _non_negative(value: str) -> float:
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return number
+
+
+def _share(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return number
+
+
+def _models(value: str) -> frozenset[str]:
+    return frozenset(model.strip() for model in value.split(",") if model.strip())
 
 
 def _faults(value: str) -> dict[str, float]:
@@ -62,7 +75,12 @@ def register(subparsers: Any) -> None:
     timing.add_argument("--cancelling-seconds", type=_non_negative, default=2.0)
 
     rules = parser.add_argument_group("server-side rules")
-    rules.add_argument("--models", default="kimi-k2.5,kimi-k2.6", help="comma-separated models a batch may use")
+    rules.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated models a batch may use")
+    rules.add_argument(
+        "--thinking-models",
+        default=DEFAULT_MODELS,
+        help="comma-separated models that reply with reasoning_content unless thinking is disabled",
+    )
     rules.add_argument(
         "--forbidden-params-policy",
         choices=("fail_batch", "fail_line"),
@@ -81,6 +99,14 @@ def register(subparsers: Any) -> None:
     rules.add_argument(
         "--max-list-limit", type=int, default=100, help="largest page (limit) of the batch list (default 100)"
     )
+    rules.add_argument(
+        "--files-list-paging",
+        choices=("cursor", "none"),
+        default="cursor",
+        help="cursor: the file list honours after, limit, order and purpose (an SDK iterating it ends); "
+        "none: it ignores them and answers every file each time (Kimi documents no pagination)",
+    )
+    rules.add_argument("--max-files-list-limit", type=int, default=10_000, help="largest page (limit) of the file list")
     rules.add_argument("--max-total-gb", type=float, default=10.0, help="quota of all files together (GB)")
     rules.add_argument(
         "--max-batch-files", type=int, default=1000, help="batch-file quota of the organization (default 1000)"
@@ -107,6 +133,21 @@ def register(subparsers: Any) -> None:
         help="new batches pause after this many requests (release them through the admin routes)",
     )
 
+    answers = parser.add_argument_group("answers")
+    answers.add_argument(
+        "--invalid-json-rate",
+        type=_share,
+        default=0.0,
+        help="share (0..1) of custom_ids whose first JSON-Mode answer is invalid: not JSON, a required "
+        "field missing or a value out of range (seeded by --seed); later answers are valid",
+    )
+    answers.add_argument(
+        "--replies",
+        metavar="MODULE:FUNCTION",
+        help="a function(body, custom_id, answered_before) returning each reply's content, or a dict "
+        "of content, reasoning_content, finish_reason, tool_calls and status_code",
+    )
+
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
         "--faults",
@@ -115,7 +156,9 @@ def register(subparsers: Any) -> None:
         help="shares of /v1 calls to fault, e.g. 429=0.2,500=0.1,drop=0.05,lost=0.02,slow=0.05 "
         "(lost: the call is carried out but its answer never arrives)",
     )
-    faults.add_argument("--seed", type=int, help="seed of the fault schedule and of the result order")
+    faults.add_argument(
+        "--seed", type=int, help="seed of the fault schedule, the result order and the invalid JSON answers"
+    )
     faults.add_argument("--retry-after", type=_non_negative, default=1.0, help="retry-after of injected 429s (s)")
     faults.add_argument("--slow-seconds", type=_non_negative, default=2.0, help="delay of a slow answer (s)")
 
@@ -139,7 +182,8 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         validating_seconds=args.validating_seconds,
         finalizing_seconds=args.finalizing_seconds,
         cancelling_seconds=args.cancelling_seconds,
-        allowed_models=frozenset(m.strip() for m in args.models.split(",") if m.strip()),
+        allowed_models=_models(args.models),
+        thinking_models=_models(args.thinking_models),
         forbidden_params_policy=args.forbidden_params_policy,
         report_validation_errors=args.report_validation_errors,
         report_expired_at=args.report_expired_at,
@@ -148,6 +192,8 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         max_files=args.max_files,
         max_total_bytes=int(args.max_total_gb * GIB),
         max_list_limit=args.max_list_limit,
+        files_list_paging=args.files_list_paging,
+        max_files_list_limit=args.max_files_list_limit,
         max_batch_files=args.max_batch_files,
         result_files_count=not args.result_files_free,
         ordered_results=args.ordered,
@@ -156,6 +202,8 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
         concurrency=args.concurrency,
         rate_window_seconds=args.rate_window,
         hold_new_batches_after=args.hold_new_batches_after,
+        invalid_json_rate=args.invalid_json_rate,
+        replies=args.replies,
         faults=args.faults,
         seed=args.seed,
         retry_after_seconds=args.retry_after,
@@ -178,12 +226,19 @@ def run(args: argparse.Namespace) -> int:
     from airflow_provider_kimi.emulator.server import ListenError
     from airflow_provider_kimi.emulator.store import StateError
 
+    if settings.replies is not None and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # a replies module beside the user, as `python -m` finds it
+    try:
+        emulator = KimiEmulator(settings)
+    except (StateError, ValueError) as exc:  # a corrupt state folder, replies that cannot be loaded
+        print(f"kimi-batch emulator: {exc}", file=sys.stderr)
+        return 2
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        KimiEmulator(settings).run_forever(announce=_announce)
+        emulator.run_forever(announce=_announce)
     except KeyboardInterrupt:
         pass
-    except (StateError, ListenError) as exc:
+    except ListenError as exc:
         print(f"kimi-batch emulator: {exc}", file=sys.stderr)
         return 2
     finally:

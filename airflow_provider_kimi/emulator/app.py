@@ -29,7 +29,9 @@ from airflow_provider_kimi.emulator.checks import (
 )
 from airflow_provider_kimi.emulator.engine import BatchEngine
 from airflow_provider_kimi.emulator.errors import ApiError, bad_request, not_found
+from airflow_provider_kimi.emulator.estimate import ESTIMATE_PATH, check_estimate_body, estimate
 from airflow_provider_kimi.emulator.faults import ASGIApp, FaultInjector, Receive, Scope, Send
+from airflow_provider_kimi.emulator.listing import DEFAULT_BATCH_PAGE, FilesQuery, files_page, newest_first, page_limit
 from airflow_provider_kimi.emulator.quota import MAGIC_BYTES_NEEDED, check_quota, check_upload_content
 from airflow_provider_kimi.emulator.ratelimit import KeyLimiter, RateLimiter
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
@@ -39,7 +41,6 @@ from airflow_provider_kimi.emulator.store import FileRecord, Store, new_id
 logger = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 COPY_CHUNK = 1024 * 1024
-DEFAULT_PAGE = 20
 
 
 class BearerAuth:
@@ -74,11 +75,18 @@ class BearerAuth:
 class EmulatorRoutes:
     """The route handlers, bound to one store, engine and set of counters."""
 
-    def __init__(self, settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> None:
-        self.settings = settings
+    def __init__(
+        self, store: Store, engine: BatchEngine, stats: EmulatorStats, reset: Callable[[], None] | None = None
+    ) -> None:
         self.store = store
         self.engine = engine
         self.stats = stats
+        self.reset = reset
+
+    @property
+    def settings(self) -> EmulatorSettings:
+        """The settings in force (a running server's can change: they are the engine's)."""
+        return self.engine.settings
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, str, Handler]] = [
@@ -91,7 +99,9 @@ class EmulatorRoutes:
             ("GET", "/v1/batches", self.list_batches),
             ("GET", "/v1/batches/{batch_id}", self.retrieve_batch),
             ("POST", "/v1/batches/{batch_id}/cancel", self.cancel_batch),
+            ("POST", ESTIMATE_PATH, self.estimate_tokens),
             ("GET", "/_emulator/stats", self.admin_stats),
+            ("POST", "/_emulator/reset", self.admin_reset),
             ("POST", "/_emulator/batches/{batch_id}/expire", self.admin_expire),
             ("POST", "/_emulator/batches/{batch_id}/hold", self.admin_hold),
             ("POST", "/_emulator/batches/{batch_id}/release", self.admin_release),
@@ -156,9 +166,14 @@ class EmulatorRoutes:
 
     async def list_files(self, request: Request) -> Response:
         with self.store.lock:
-            data = [f.to_api(self.settings.file_status) for f in self.store.files.values()]
-        # Kimi's file list has no pagination and no has_more.
-        return JSONResponse({"object": "list", "data": data})
+            records = list(self.store.files.values())
+        settings = self.settings
+        if settings.files_list_paging == "cursor":
+            records = files_page(records, FilesQuery.parse(request.query_params, settings.max_files_list_limit))
+        else:
+            records = newest_first(records)
+        # Kimi's file list carries no has_more (nor first_id / last_id).
+        return JSONResponse({"object": "list", "data": [f.to_api(settings.file_status) for f in records]})
 
     def _file(self, file_id: str) -> FileRecord:
         record = self.store.files.get(file_id)
@@ -189,14 +204,7 @@ class EmulatorRoutes:
 
     async def list_batches(self, request: Request) -> Response:
         after = request.query_params.get("after") or None
-        raw_limit = request.query_params.get("limit")
-        try:
-            limit = DEFAULT_PAGE if raw_limit is None else int(raw_limit)
-        except ValueError:
-            raise bad_request(f"limit must be an integer, got {raw_limit!r}") from None
-        largest = self.settings.max_list_limit
-        if not 1 <= limit <= largest:
-            raise bad_request(f"limit must be between 1 and {largest}, got {limit}")
+        limit = page_limit(request.query_params.get("limit"), DEFAULT_BATCH_PAGE, self.settings.max_list_limit)
         data, has_more = await run_in_threadpool(self.engine.list, after, limit)
         return JSONResponse({"object": "list", "data": data, "has_more": has_more})
 
@@ -206,9 +214,24 @@ class EmulatorRoutes:
     async def cancel_batch(self, request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(self.engine.cancel, request.path_params["batch_id"]))
 
+    # -- tokens -----------------------------------------------------------------------------
+    async def estimate_tokens(self, request: Request) -> Response:
+        body = parse_json_body(await request.body(), self.settings.max_json_depth)
+        with self.store.lock:
+            checked = check_estimate_body(body, self.settings, self.engine.purpose_of)
+        return JSONResponse(estimate(checked))
+
     # -- admin ------------------------------------------------------------------------------
     async def admin_stats(self, request: Request) -> Response:
         return JSONResponse(self.stats.snapshot())
+
+    async def admin_reset(self, request: Request) -> Response:
+        """Back to the state of a server just started with its settings: no files, batches, faults,
+        holds, counted calls or answers, and the start-up settings again."""
+        if self.reset is None:
+            raise not_found("route", request.url.path)
+        await run_in_threadpool(self.reset)
+        return JSONResponse({"reset": True})
 
     async def admin_expire(self, request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(self.engine.expire, request.path_params["batch_id"]))
@@ -257,27 +280,38 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return ApiError(500, "server_error", "internal server error").response()
 
 
-async def _tick_forever(engine: BatchEngine, interval: float) -> None:
+async def _tick_forever(engine: BatchEngine) -> None:
     """Advance batches in the background, so progress never waits for a client to poll."""
     while True:
-        await anyio.sleep(interval)
+        await anyio.sleep(engine.settings.tick_seconds)
         try:
             await run_in_threadpool(engine.tick)
         except Exception:
             logger.exception("the batch ticker failed; it keeps running")
 
 
-def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, stats: EmulatorStats) -> FaultInjector:
-    """The full ASGI app: fault injection, then account rate limits, around Starlette with bearer auth."""
+def create_app(
+    settings: EmulatorSettings,
+    store: Store,
+    engine: BatchEngine,
+    stats: EmulatorStats,
+    limiter: KeyLimiter | None = None,
+    reset: Callable[[], None] | None = None,
+) -> FaultInjector:
+    """The full ASGI app: fault injection, then account rate limits, around Starlette with bearer auth.
+
+    ``limiter`` (by default one built from the settings) can be reconfigured while serving;
+    ``reset`` is what ``POST /_emulator/reset`` calls (without it, that route is a 404).
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(_tick_forever, engine, settings.tick_seconds)
+            tasks.start_soon(_tick_forever, engine)
             yield
             tasks.cancel_scope.cancel()
 
-    routes = EmulatorRoutes(settings, store, engine, stats).routes()
+    routes = EmulatorRoutes(store, engine, stats, reset).routes()
     starlette_app = Starlette(
         routes=routes,
         middleware=[
@@ -287,8 +321,6 @@ def create_app(settings: EmulatorSettings, store: Store, engine: BatchEngine, st
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
-    rpm, concurrency = settings.account_limits
-    if rpm is None and concurrency is None:
-        return FaultInjector(starlette_app, settings, stats)
-    limiter = KeyLimiter(rpm, concurrency, settings.rate_window_seconds)
+    if limiter is None:
+        limiter = KeyLimiter(*settings.account_limits, settings.rate_window_seconds)
     return FaultInjector(RateLimiter(starlette_app, limiter, stats), settings, stats)

@@ -29,9 +29,12 @@ from airflow_provider_kimi.emulator.checks import (
     validate_input,
 )
 from airflow_provider_kimi.emulator.errors import bad_request, not_found
+from airflow_provider_kimi.emulator.invalid_answers import spoils_first_answer
+from airflow_provider_kimi.emulator.listing import after_cursor
 from airflow_provider_kimi.emulator.ordering import shuffle_lines
-from airflow_provider_kimi.emulator.replies import answer_body, cached_prefix_tokens, kimi_reply
+from airflow_provider_kimi.emulator.replies import answer_body, cached_prefix_tokens, json_mode, kimi_reply
 from airflow_provider_kimi.emulator.responder import Reply, digest, error_reply, respond
+from airflow_provider_kimi.emulator.scripted import ScriptedReplies, load_replies
 from airflow_provider_kimi.emulator.settings import EmulatorSettings
 from airflow_provider_kimi.emulator.store import BatchRecord, FileRecord, Store, new_id
 
@@ -60,12 +63,29 @@ class BatchEngine:
     """Creates, advances, cancels and (for tests) forces batches; every method is thread-safe."""
 
     def __init__(self, settings: EmulatorSettings, store: Store, clock: Callable[[], float] = time.time) -> None:
-        self.settings = settings
         self.store = store
         self.clock = clock
-        self.hold_new_batches_after = settings.hold_new_batches_after
         # Prompt prefixes each running batch has seen, for cached-token counts (kept in memory only).
         self._prefixes: dict[str, set[str]] = {}
+        self.settings = settings
+        self.scripted: ScriptedReplies | None = None
+        self.hold_new_batches_after = settings.hold_new_batches_after
+        self.apply(settings)
+
+    def apply(self, settings: EmulatorSettings) -> None:
+        """Serve by these settings from now on (``ValueError`` when their replies cannot be loaded)."""
+        scripted = None if settings.replies is None else ScriptedReplies(*load_replies(settings.replies))
+        with self.store.lock:
+            self.settings = settings
+            self.scripted = scripted
+
+    def reset(self, settings: EmulatorSettings) -> None:
+        """Forget every file, batch and answer count, and serve by ``settings`` as if just started."""
+        with self.store.lock:
+            self.apply(settings)
+            self.hold_new_batches_after = settings.hold_new_batches_after
+            self._prefixes.clear()
+            self.store.clear()
 
     # -- API operations ---------------------------------------------------------------------
     def create(self, request: BatchRequest) -> dict[str, Any]:
@@ -111,12 +131,9 @@ class BatchEngine:
         with self.store.lock:
             self.tick()
             newest_first = list(reversed(self.store.batches.values()))
-            if after is not None:
-                ids = [b.id for b in newest_first]
-                newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
-            page = newest_first[:limit]
-            shown = [batch for batch in map(self._listed, page) if batch is not None]
-            return shown, len(newest_first) > limit
+            following = after_cursor(newest_first, [b.id for b in newest_first], after)
+            shown = [batch for batch in map(self._listed, following[:limit]) if batch is not None]
+            return shown, len(following) > limit
 
     def _listed(self, record: BatchRecord) -> dict[str, Any] | None:
         """A batch as the list shows it; a record that cannot be shown is left out, not the list."""
@@ -263,7 +280,7 @@ class BatchEngine:
 
     def _validate(self, record: BatchRecord, at: float) -> None:
         path = self.store.content_path(record.input_content_name)
-        report = validate_input(path, self.settings, self._purpose_of)
+        report = validate_input(path, self.settings, self.purpose_of)
         if report.problems:
             record.status = "failed"
             record.failed_at = at
@@ -277,7 +294,7 @@ class BatchEngine:
         record.phase_started = at
         record.total = report.total
 
-    def _purpose_of(self, file_id: str) -> str | None:
+    def purpose_of(self, file_id: str) -> str | None:
         held = self.store.files.get(file_id)
         return None if held is None else held.purpose
 
@@ -346,16 +363,8 @@ class BatchEngine:
     def _execute(self, request: dict[str, Any], created: int, prefixes: set[str]) -> tuple[dict[str, Any], bool]:
         """Answer one input line; the result line and whether it belongs in the output file."""
         custom_id, body = request["custom_id"], request["body"]
-        forbidden = (
-            forbidden_params_in(body, self.settings) if self.settings.forbidden_params_policy == "fail_line" else []
-        )
-        reply: Reply = (
-            error_reply(400, f"parameters {forbidden} cannot be changed for this model")
-            if forbidden
-            else kimi_reply(
-                respond(answer_body(body), created), body, cached_prefix_tokens(body.get("messages") or [], prefixes)
-            )
-        )
+        answered = self.store.count_answer(custom_id) if self.settings.counts_answers else 0
+        reply = self._reply(custom_id, body, answered, created, prefixes)
         response = {
             "status_code": reply.status_code,
             "request_id": digest([custom_id, body])[:32],
@@ -363,6 +372,27 @@ class BatchEngine:
         }
         # Kimi's documented output line repeats the custom_id as the line ``id``.
         return {"id": custom_id, "custom_id": custom_id, "response": response, "error": None}, reply.ok
+
+    def _reply(self, custom_id: str, body: dict[str, Any], answered: int, created: int, prefixes: set[str]) -> Reply:
+        """The server's rules first, then the user's scripted replies, else the built-in answer."""
+        settings = self.settings
+        forbidden = forbidden_params_in(body, settings) if settings.forbidden_params_policy == "fail_line" else []
+        if forbidden:
+            return error_reply(400, f"parameters {forbidden} cannot be changed for this model")
+        if self.scripted is not None:
+            return self.scripted.reply(body, custom_id, answered, created)
+        invalid = (
+            answered == 0
+            and json_mode(body)
+            and spoils_first_answer(settings.seed, custom_id, settings.invalid_json_rate)
+        )
+        return kimi_reply(
+            respond(answer_body(body), created),
+            body,
+            cached_prefix_tokens(body.get("messages") or [], prefixes),
+            thinking_models=settings.thinking_models,
+            invalid_json=invalid,
+        )
 
     def _finish(self, record: BatchRecord, status: str, at: float) -> None:
         """End a batch: note never-run lines, publish its result files, stamp the time."""

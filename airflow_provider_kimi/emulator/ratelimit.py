@@ -65,6 +65,19 @@ class KeyLimiter:
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def configure(self, requests_per_minute: int | None, concurrency: int | None, window_seconds: float) -> None:
+        """New limits for a running server; the calls counted so far are forgotten."""
+        with self._lock:
+            self.requests_per_minute = requests_per_minute
+            self.concurrency = concurrency
+            self.window = window_seconds
+            self._sent.clear()
+
+    @property
+    def limits(self) -> bool:
+        """Whether any limit is set (without one, calls pass uncounted)."""
+        return self.requests_per_minute is not None or self.concurrency is not None
+
     def acquire(self, key: str) -> Verdict:
         """Let a call of ``key`` through (and count it) or refuse it; release an allowed one when done."""
         with self._lock:
@@ -110,7 +123,7 @@ class RateLimiter:
         self.stats = stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1"):
+        if scope["type"] != "http" or not scope["path"].startswith("/v1") or not self.limiter.limits:
             await self.app(scope, receive, send)
             return
         key = _key_of(scope)

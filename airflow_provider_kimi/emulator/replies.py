@@ -1,8 +1,9 @@
 """What turns a plain answer into a reply shaped like Kimi's, from the request's own parameters.
 
-- Thinking: kimi-k2.5 and kimi-k2.6 think unless ``thinking: {"type": "disabled"}``; the reply then
-  carries ``message.reasoning_content``, and its tokens count in ``usage.completion_tokens``.
-- ``response_format: {"type": "json_object"}`` makes ``content`` a JSON object.
+- Thinking: the thinking models (a setting) think unless ``thinking: {"type": "disabled"}``; the reply
+  then carries ``message.reasoning_content``, and its tokens count in ``usage.completion_tokens``.
+- ``response_format: {"type": "json_object"}`` makes ``content`` a JSON object: one valid under the
+  schema the system message carries in the provider's instruction, else ``{"answer": ...}``.
 - ``max_tokens`` caps reasoning plus content: a reply cut there ends ``finish_reason: "length"``.
 - ``tools`` with a ``tool_choice`` naming a function answers with ``tool_calls`` (arguments filled
   from the function's parameter schema) and ``finish_reason: "tool_calls"``.
@@ -14,20 +15,27 @@ Everything is derived from the body, so the same request gets the same reply.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection
 from typing import Any
 
-from airflow_provider_kimi.emulator.responder import Reply, choose_category, digest
+from airflow_provider_kimi.emulator.invalid_answers import spoil
+from airflow_provider_kimi.emulator.responder import (
+    CHARS_PER_TOKEN,
+    Reply,
+    choose_category,
+    digest,
+    messages_of,
+    role_texts,
+    tokens_of,
+)
+from airflow_provider_kimi.emulator.schema_instruction import schema_in
+from airflow_provider_kimi.emulator.schema_values import value_for
+from airflow_provider_kimi.emulator.settings import DEFAULT_MODELS
 
-THINKING_BY_DEFAULT = frozenset({"kimi-k2.5", "kimi-k2.6"})
+logger = logging.getLogger(__name__)
 SHAPING_PARAMS = frozenset({"thinking", "response_format", "max_tokens", "tools", "tool_choice"})
 """Parameters that shape a reply but not the answer in it."""
-CHARS_PER_TOKEN = 4
-
-
-def tokens_of(text: str) -> int:
-    """The emulator's token count of a text (about four characters a token, at least one)."""
-    return max(1, len(text) // CHARS_PER_TOKEN)
 
 
 def answer_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +43,7 @@ def answer_body(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if key not in SHAPING_PARAMS}
 
 
-def thinks(body: dict[str, Any], thinking_models: Collection[str] = THINKING_BY_DEFAULT) -> bool:
+def thinks(body: dict[str, Any], thinking_models: Collection[str] = DEFAULT_MODELS) -> bool:
     """Whether this request gets a reasoning part: on by default for the thinking models."""
     thinking = body.get("thinking")
     kind = thinking.get("type") if isinstance(thinking, dict) else None
@@ -106,8 +114,36 @@ def cached_prefix_tokens(messages: list[Any], seen: set[str]) -> int:
     return cached
 
 
-def kimi_reply(reply: Reply, body: dict[str, Any], cached_tokens: int = 0) -> Reply:
-    """Reshape a successful plain reply by the request's thinking, format, token cap and tools."""
+def json_mode(body: dict[str, Any]) -> bool:
+    """Whether the request asks for JSON Mode (``response_format: {"type": "json_object"}``)."""
+    response_format = body.get("response_format")
+    return isinstance(response_format, dict) and response_format.get("type") == "json_object"
+
+
+def json_content(body: dict[str, Any], answer: str, seed: str, *, invalid: bool = False) -> str:
+    """A JSON-Mode answer: valid under the schema in the system message (if it carries one), else a
+    small object; ``invalid`` spoils it (not JSON, a field missing, a value out of range)."""
+    messages = messages_of(body)
+    schema = schema_in(role_texts(messages, "system"))
+    value: Any = {"answer": answer}
+    if schema is not None:
+        try:
+            value = value_for(schema, seed, " ".join(role_texts(messages, "user")), answer)
+        except (RecursionError, TypeError, ValueError, KeyError, AttributeError, OverflowError):
+            logger.exception("no value could be built for the schema of request %s", seed[:8])
+    return spoil(value, schema, seed) if invalid else json.dumps(value, ensure_ascii=False)
+
+
+def kimi_reply(
+    reply: Reply,
+    body: dict[str, Any],
+    cached_tokens: int = 0,
+    *,
+    thinking_models: Collection[str] = DEFAULT_MODELS,
+    invalid_json: bool = False,
+) -> Reply:
+    """Reshape a successful plain reply by the request's thinking, format, token cap and tools;
+    ``invalid_json`` makes a JSON-Mode answer an invalid one."""
     if not reply.ok:
         return reply
     answer = reply.body["choices"][0]["message"]["content"]
@@ -116,9 +152,9 @@ def kimi_reply(reply: Reply, body: dict[str, Any], cached_tokens: int = 0) -> Re
     finish_reason = "stop"
     content: str = answer
     function = _named_function(body)
-    if isinstance(body.get("response_format"), dict) and body["response_format"].get("type") == "json_object":
-        content = json.dumps({"answer": answer}, ensure_ascii=False)
-    reasoning = _reasoning(answer, seed) if thinks(body) else None
+    if json_mode(body):
+        content = json_content(body, answer, seed, invalid=invalid_json)
+    reasoning = _reasoning(answer, seed) if thinks(body, thinking_models) else None
     limit = body.get("max_tokens")
     limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
     reasoning_tokens = tokens_of(reasoning) if reasoning else 0

@@ -14,9 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_kimi.emulator.schema_instruction import without_instruction
+
 FAIL_MARKER = re.compile(r"\[\[fail:(\d{3})\]\]")
 _CATEGORY_LIST = re.compile(r"[A-Za-z][\w&' -]*(?:/[A-Za-z][\w&' -]*)+")
 _WORD = re.compile(r"[a-z0-9]+")
+CHARS_PER_TOKEN = 4
+# Prompt tokens an image or a video adds (once per request, whatever the number of parts).
+MEDIA_TOKENS = {"image": 250, "video": 1000}
 
 # Words that point at a category, keyed by the category's lowercase name.
 CATEGORY_KEYWORDS: dict[str, frozenset[str]] = {
@@ -66,7 +71,7 @@ def error_reply(status_code: int, message: str) -> Reply:
     return Reply(status_code, {"error": {"type": error_type, "message": message}})
 
 
-def _texts(messages: list[Any], role: str) -> list[str]:
+def role_texts(messages: list[Any], role: str) -> list[str]:
     """Every text of the messages with this role, plain strings and ``text`` parts alike."""
     texts: list[str] = []
     for message in messages:
@@ -112,8 +117,9 @@ def choose_category(categories: list[str], text: str, seed: str) -> str:
 
 
 def _answer(body: dict[str, Any], seed: str) -> str:
-    messages = _messages(body)
-    system, user = _texts(messages, "system"), _texts(messages, "user")
+    messages = messages_of(body)
+    system = [without_instruction(text) for text in role_texts(messages, "system")]
+    user = role_texts(messages, "user")
     kind = _media_kind(messages)
     categories = find_categories(system) or find_categories(user)
     subject = f"This {kind}" if kind else "This text"
@@ -127,41 +133,53 @@ def _answer(body: dict[str, Any], seed: str) -> str:
     return f'Answer {seed[:8]}: a short reply to "{snippet}".' if snippet else f"Answer {seed[:8]}."
 
 
-def _messages(body: dict[str, Any]) -> list[Any]:
+def messages_of(body: dict[str, Any]) -> list[Any]:
+    """The body's messages (an empty list when they are missing or not a list)."""
     messages = body.get("messages")
     return messages if isinstance(messages, list) else []
 
 
-def _tokens(text: str) -> int:
-    return max(1, len(text) // 4)
+def tokens_of(text: str) -> int:
+    """The emulator's token count of a text (about four characters a token, at least one)."""
+    return max(1, len(text) // CHARS_PER_TOKEN)
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The prompt tokens of a chat body: what ``usage.prompt_tokens`` reports and what the token
+    estimate answers (the texts of system, user and assistant messages, plus one image or video)."""
+    messages = messages_of(body)
+    texts = sum(tokens_of(t) for role in ("system", "user", "assistant") for t in role_texts(messages, role))
+    media = _media_kind(messages)
+    return texts + MEDIA_TOKENS.get(media or "", 0)
+
+
+def completion_body(
+    body: dict[str, Any], created: int, message: dict[str, Any], finish_reason: str, completion_tokens: int
+) -> dict[str, Any]:
+    """A ``chat.completion`` body answering ``body`` with ``message``, usage counted."""
+    prompt = prompt_tokens(body)
+    return {
+        "id": f"chatcmpl-{digest(body)[:24]}",
+        "object": "chat.completion",
+        "created": created,
+        "model": body.get("model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt + completion_tokens,
+        },
+    }
 
 
 def respond(body: dict[str, Any], created: int) -> Reply:
     """The reply to one chat-completion body; only ``created`` depends on anything but the body."""
     seed = digest(body)
-    messages = _messages(body)
-    user_text = " ".join(_texts(messages, "user"))
+    user_text = " ".join(role_texts(messages_of(body), "user"))
     marker = FAIL_MARKER.search(user_text)
     if marker is not None:
         code = int(marker.group(1))
         return error_reply(code, f"request failed with status {code} as its [[fail:{code}]] marker asked")
     content = _answer(body, seed)
-    prompt_tokens: int = sum(_tokens(t) for role in ("system", "user", "assistant") for t in _texts(messages, role))
-    media = _media_kind(messages)
-    prompt_tokens += 0 if media is None else (1000 if media == "video" else 250)
-    completion_tokens = _tokens(content)
-    return Reply(
-        200,
-        {
-            "id": f"chatcmpl-{seed[:24]}",
-            "object": "chat.completion",
-            "created": created,
-            "model": body.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        },
-    )
+    message = {"role": "assistant", "content": content}
+    return Reply(200, completion_body(body, created, message, "stop", tokens_of(content)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -13,12 +14,16 @@ import uvicorn
 
 from airflow_provider_kimi.emulator.app import create_app
 from airflow_provider_kimi.emulator.engine import BatchEngine
-from airflow_provider_kimi.emulator.settings import EmulatorSettings
+from airflow_provider_kimi.emulator.ratelimit import KeyLimiter
+from airflow_provider_kimi.emulator.settings import FIXED_WHILE_SERVING, EmulatorSettings
 from airflow_provider_kimi.emulator.stats import EmulatorStats
 from airflow_provider_kimi.emulator.store import Store
 
 # The key handed to clients when the server accepts any non-empty key.
 ANY_KEY = "sk-kimi-emulator"
+SETTING_NAMES = frozenset(field.name for field in dataclasses.fields(EmulatorSettings))
+LIMIT_SETTINGS = frozenset({"tier", "rpm", "concurrency", "rate_window_seconds"})
+FAULT_SETTINGS = frozenset({"faults", "seed"})
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
 
@@ -36,11 +41,19 @@ class KimiEmulator:
     """
 
     def __init__(self, settings: EmulatorSettings | None = None) -> None:
-        self.settings = settings or EmulatorSettings()
+        self.settings = self.started_with = settings or EmulatorSettings()
         self.store = Store(self.settings.state_dir)
-        self.engine = BatchEngine(self.settings, self.store)
+        try:
+            self.engine = BatchEngine(self.settings, self.store)
+        except BaseException:
+            self.store.close()
+            raise
+        self._clock = self.engine.clock
         self._stats = EmulatorStats()
-        self.app = create_app(self.settings, self.store, self.engine, self._stats)
+        self._limiter = KeyLimiter(*self.settings.account_limits, self.settings.rate_window_seconds)
+        self._limiter_clock = self._limiter.clock
+        self._injector = create_app(self.settings, self.store, self.engine, self._stats, self._limiter, self.reset)
+        self.app = self._injector
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -177,7 +190,43 @@ class KimiEmulator:
 
     def set_faults(self, faults: dict[str, float], seed: int | None = None) -> None:
         """Replace the fault schedule while serving (``{}`` ends the outage)."""
-        self.app.set_faults(faults, seed)
+        self._injector.set_faults(faults, seed)
+
+    # -- changing a running server ----------------------------------------------------------
+    def configure(self, **changes: Any) -> EmulatorSettings:
+        """Change settings while serving (``tier=0``, ``time_scale=1.0``, ``faults={...}``...); the
+        new settings. Changing the limits forgets the calls counted so far; ``reset()`` undoes it all.
+        Address, key, state folder, upload cap and logging are fixed once started (``ValueError``).
+        """
+        unknown = sorted(changes.keys() - SETTING_NAMES)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}; see EmulatorSettings")
+        fixed = sorted(changes.keys() & FIXED_WHILE_SERVING)
+        if fixed:
+            raise ValueError(f"{fixed} cannot change while the server runs; start a server with them instead")
+        settings = dataclasses.replace(self.settings, **changes)
+        self._apply(settings, set(changes))
+        return settings
+
+    def reset(self) -> None:
+        """Back to a server just started: its start-up settings (limits, faults, time scale, clocks),
+        no files, batches, holds, counted calls or per-custom_id answer counts."""
+        self.engine.reset(self.started_with)
+        self.engine.clock = self._clock
+        self._limiter.clock = self._limiter_clock
+        self._apply(self.started_with, set(SETTING_NAMES))
+        self._stats.reset()
+
+    def _apply(self, settings: EmulatorSettings, changed: set[str]) -> None:
+        self.engine.apply(settings)
+        self.settings = settings
+        self._injector.settings = settings
+        if changed & FAULT_SETTINGS:
+            self._injector.set_faults(settings.faults, settings.seed)
+        if changed & LIMIT_SETTINGS:
+            self._limiter.configure(*settings.account_limits, settings.rate_window_seconds)
+        if "hold_new_batches_after" in changed:
+            self.engine.hold_new_batches_after = settings.hold_new_batches_after
 
     def hold_new_batches(self, after_requests: int | None) -> None:
         """Make batches created from now on hold after that many requests (``None`` to stop)."""

@@ -8,14 +8,28 @@ as the machine allows); the completion window has its own ``window_scale`` so a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # "drop" closes the connection before the server acts; "lost" acts, then closes it unanswered
 # (the case that makes a blind retry of a POST pay twice).
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "lost", "slow")
 FORBIDDEN_PARAMS_POLICIES: tuple[str, ...] = ("fail_batch", "fail_line")
 FILE_STATUSES: tuple[str, ...] = ("ok", "ready")
+# "cursor": the file list honours after / limit / order / purpose like OpenAI's cursor pages (Kimi
+# documents none of them, nor has_more); "none": it ignores them all and answers every file on
+# every call, the strictest reading of Kimi's "no pagination" (an SDK iterating it never ends).
+FILES_LIST_PAGING: tuple[str, ...] = ("cursor", "none")
+DEFAULT_MODELS = frozenset({"kimi-k2.7-code", "kimi-k2.6", "kimi-k2.5"})
+"""Kimi's batch models: kimi-k2.7-code and kimi-k2.6, and kimi-k2.5 (deprecated, still answering)."""
+
+ReplyFunction = Callable[[dict[str, Any], str, int], Any]
+"""A user's scripted replies: ``(request body, custom_id, times answered before) -> reply``."""
+
+FIXED_WHILE_SERVING = frozenset({"host", "port", "api_key", "state_dir", "max_file_bytes", "access_log", "log_level"})
+"""Settings a running server cannot change: they shape its socket, auth, storage or logging."""
 
 TIER_LIMITS: dict[int, tuple[int, int]] = {
     0: (1, 3),
@@ -54,7 +68,10 @@ class EmulatorSettings:
     tick_seconds: float = 0.1
 
     # Server-side rules.
-    allowed_models: frozenset[str] = frozenset({"kimi-k2.5", "kimi-k2.6"})
+    allowed_models: frozenset[str] = DEFAULT_MODELS
+    # Models that think unless ``thinking: {"type": "disabled"}`` (Kimi documents it for k2.5 and
+    # k2.6; k2.7-code is assumed to, the stricter case: reasoning spends the max_tokens budget).
+    thinking_models: frozenset[str] = DEFAULT_MODELS
     forbidden_params: frozenset[str] = frozenset({"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"})
     forbidden_params_policy: str = "fail_batch"
     report_validation_errors: bool = False
@@ -72,6 +89,10 @@ class EmulatorSettings:
     # Largest ``limit`` the batch list accepts (Kimi documents a default of 20 and no maximum;
     # OpenAI's list takes 1..100): a larger one answers 400.
     max_list_limit: int = 100
+    # The file list: paged like OpenAI's (see FILES_LIST_PAGING) up to this ``limit`` (OpenAI's
+    # default and maximum, 10,000), or not at all.
+    files_list_paging: str = "cursor"
+    max_files_list_limit: int = 10_000
 
     # Account rate limits per API key (none unless set): a Kimi tier, or the numbers directly
     # (these win over the tier). The window is Kimi's minute; a test may shorten it.
@@ -89,6 +110,12 @@ class EmulatorSettings:
     retry_after_seconds: float = 1.0
     slow_seconds: float = 2.0
 
+    # JSON Mode: a seeded share of the answers to each custom_id's first request are invalid (not
+    # JSON, a required field missing, a value out of range), so that re-asking can be tested.
+    invalid_json_rate: float = 0.0
+    # Scripted replies: a function, or "module:function", called for every request of a batch.
+    replies: str | ReplyFunction | None = None
+
     # Batches created while this is set hold themselves after that many finished requests.
     hold_new_batches_after: int | None = None
 
@@ -105,8 +132,16 @@ class EmulatorSettings:
             raise ValueError("requests_per_second must be > 0")
         if self.forbidden_params_policy not in FORBIDDEN_PARAMS_POLICIES:
             raise ValueError(f"forbidden_params_policy must be one of {FORBIDDEN_PARAMS_POLICIES}")
-        if self.max_list_limit < 1:
-            raise ValueError("max_list_limit must be >= 1")
+        if self.max_list_limit < 1 or self.max_files_list_limit < 1:
+            raise ValueError("max_list_limit and max_files_list_limit must be >= 1")
+        if self.files_list_paging not in FILES_LIST_PAGING:
+            raise ValueError(f"files_list_paging must be one of {FILES_LIST_PAGING}")
+        if not 0.0 <= self.invalid_json_rate <= 1.0:
+            raise ValueError(f"invalid_json_rate must be between 0 and 1, got {self.invalid_json_rate}")
+        if isinstance(self.replies, str) and not _REPLIES_SPEC.match(self.replies):
+            raise ValueError(f"replies must look like MODULE:FUNCTION (e.g. mymod:reply), got {self.replies!r}")
+        if self.replies is not None and not isinstance(self.replies, str) and not callable(self.replies):
+            raise ValueError(f"replies must be a function or 'MODULE:FUNCTION', got {self.replies!r}")
         if self.file_status not in FILE_STATUSES:
             raise ValueError(f"file_status must be one of {FILE_STATUSES}")
         if self.tier is not None and not 0 <= self.tier <= 5:
@@ -137,7 +172,13 @@ class EmulatorSettings:
         """Wall time one request of a batch takes to run."""
         return self.time_scale / self.requests_per_second
 
+    @property
+    def counts_answers(self) -> bool:
+        """Whether the server counts its answers per custom_id (only the features that read it do)."""
+        return self.invalid_json_rate > 0 or self.replies is not None
 
+
+_REPLIES_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _FAULT_ITEM = re.compile(r"^\s*(?P<kind>[a-z0-9]+)\s*=\s*(?P<share>[0-9]*\.?[0-9]+)\s*$")
 
 

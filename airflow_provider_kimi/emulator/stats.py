@@ -17,6 +17,10 @@ class EmulatorStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Every counter back to zero."""
         self.uploads = 0
         self.batches_created = 0
         self.requests: Counter[str] = Counter()

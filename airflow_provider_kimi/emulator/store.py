@@ -116,6 +116,8 @@ class Store:
         self.content_dir.mkdir(parents=True, exist_ok=True)
         self.files: dict[str, FileRecord] = {}
         self.batches: dict[str, BatchRecord] = {}
+        # How many times the server answered each custom_id, across batches (when it counts).
+        self.answer_counts: dict[str, int] = {}
         if self._persistent:
             self._load()
 
@@ -157,6 +159,23 @@ class Store:
             self.batches[record.id] = record
             self.save()
 
+    def count_answer(self, custom_id: str) -> int:
+        """Count one more answer to ``custom_id``; how many it had before (saved with the progress)."""
+        with self.lock:
+            before = self.answer_counts.get(custom_id, 0)
+            self.answer_counts[custom_id] = before + 1
+            return before
+
+    def clear(self) -> None:
+        """Forget every file, batch and answer count, and remove every stored content."""
+        with self.lock:
+            self.files.clear()
+            self.batches.clear()
+            self.answer_counts.clear()
+            shutil.rmtree(self.content_dir, ignore_errors=True)
+            self.content_dir.mkdir(parents=True, exist_ok=True)
+            self.save()
+
     # -- persistence --------------------------------------------------------------------------
     def save(self) -> None:
         """Write every record to ``state.json`` (atomically) when the state is persistent."""
@@ -166,6 +185,7 @@ class Store:
             state = {
                 "files": [asdict(f) for f in self.files.values()],
                 "batches": [asdict(b) for b in self.batches.values()],
+                "answer_counts": self.answer_counts,
             }
             tmp = self.root / (STATE_FILE + ".tmp")
             tmp.write_text(json.dumps(state), encoding="utf-8")
@@ -182,6 +202,7 @@ class Store:
             state = json.loads(text)
             self.files = {f["id"]: FileRecord(**f) for f in state.get("files", [])}
             self.batches = {b["id"]: BatchRecord(**b) for b in state.get("batches", [])}
+            self.answer_counts = {str(k): int(v) for k, v in state.get("answer_counts", {}).items()}
         except (ValueError, RecursionError, TypeError, KeyError, AttributeError) as exc:
             raise StateError(
                 f"{path} is corrupt ({type(exc).__name__}: {str(exc)[:200]}); restore it, or remove it "

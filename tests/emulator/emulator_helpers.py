@@ -6,9 +6,10 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Literal
 
 from openai import OpenAI
+from pydantic import BaseModel, Field
 
 from airflow_provider_kimi.emulator import KimiEmulator
 
@@ -94,3 +95,32 @@ def raw(
 # The first bytes of files in formats Kimi reads (the server judges media uploads by them).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 16
+
+
+# The provider's schema instruction, word for word: the contract both sides are written to.
+INSTRUCTION = "Reply with one JSON object and nothing else. It must be valid under this JSON Schema:"
+JSON_MODE = {"type": "json_object"}
+
+
+class Ticket(BaseModel):
+    label: Literal["billing", "bug", "feature", "other"]
+    urgency: int = Field(ge=1, le=5)
+    summary: str
+
+
+def schema_line(custom_id: str, text: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A JSON-Mode line whose system message carries ``schema`` in the provider's instruction."""
+    line = request_line(custom_id, text, response_format=JSON_MODE, thinking={"type": "disabled"}, **extra)
+    fenced = f"```json\n{json.dumps(schema, indent=2)}\n```"
+    line["body"]["messages"][0]["content"] = f"You triage tickets.\n\n{INSTRUCTION}\n{fenced}\n"
+    return line
+
+
+def contents(client: OpenAI, lines: list[dict[str, Any]]) -> dict[str, str]:
+    """Run the lines as one batch; each custom_id's reply content."""
+    batch = wait_until(client, start_batch(client, lines))
+    assert batch.status == "completed"
+    return {
+        line["custom_id"]: line["response"]["body"]["choices"][0]["message"]["content"]
+        for line in read_jsonl(client, batch.output_file_id)
+    }

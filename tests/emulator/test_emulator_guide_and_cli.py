@@ -99,6 +99,16 @@ def test_cli_flags_map_onto_settings(tmp_path):
             "429=0.2,drop=0.1",
             "--seed",
             "9",
+            "--thinking-models",
+            "kimi-k2.6",
+            "--files-list-paging",
+            "none",
+            "--max-files-list-limit",
+            "50",
+            "--invalid-json-rate",
+            "0.2",
+            "--replies",
+            "mymod:reply",
             "--quiet",
         ]
     )
@@ -114,3 +124,21 @@ def test_cli_flags_map_onto_settings(tmp_path):
     assert settings.hold_new_batches_after == 3
     assert (settings.faults, settings.seed) == ({"429": 0.2, "drop": 0.1}, 9)
     assert settings.access_log is False
+    assert settings.thinking_models == frozenset({"kimi-k2.6"})
+    assert (settings.files_list_paging, settings.max_files_list_limit) == ("none", 50)
+    assert (settings.invalid_json_rate, settings.replies) == (0.2, "mymod:reply")
+
+
+def test_cli_defaults_serve_todays_batch_models():
+    settings = settings_from_args(build_parser().parse_args(["emulator"]))
+    assert settings.allowed_models == frozenset({"kimi-k2.7-code", "kimi-k2.6", "kimi-k2.5"})
+    assert settings.thinking_models == settings.allowed_models
+    assert (settings.files_list_paging, settings.invalid_json_rate, settings.replies) == ("cursor", 0.0, None)
+
+
+@pytest.mark.parametrize("rate", ["1.5", "-0.1"])
+def test_cli_refuses_an_invalid_json_rate_outside_zero_to_one(capsys, rate):
+    with pytest.raises(SystemExit) as caught:
+        main(["emulator", "--invalid-json-rate", rate])
+    assert caught.value.code == 2
+    assert "between 0 and 1" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from emulator_helpers import read_jsonl, request_line, start_batch, wait_until
+from emulator_helpers import client_for, read_jsonl, request_line, start_batch, wait_until
 
 CLASSIFY = {
     "type": "function",
@@ -101,3 +101,18 @@ def test_repeated_prefix_in_a_batch_reports_cached_tokens(client):
     assert cached[0] == 0
     assert cached[1] == cached[2] == len(system) // 4
     assert all(body["usage"]["prompt_tokens"] > len(system) // 4 for body in bodies.values())
+
+
+def test_todays_batch_models_are_served_and_think_by_default(make_emulator):
+    emu = make_emulator()
+    line = request_line("code", "Who won the match?")
+    line["body"]["model"] = "kimi-k2.7-code"
+    [body] = replies(client_for(emu), [line]).values()
+    assert body["model"] == "kimi-k2.7-code"
+    assert body["choices"][0]["message"]["reasoning_content"]
+
+
+def test_which_models_think_is_a_setting(make_emulator):
+    emu = make_emulator(thinking_models=frozenset())
+    [body] = replies(client_for(emu), [request_line("quiet", "Who won the match?")]).values()
+    assert "reasoning_content" not in body["choices"][0]["message"]
