@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import TaskGroup
 
+from airflow_provider_kimi.batch.errors import KimiTypeError, KimiValueError
 from airflow_provider_kimi.batch.limits import BATCH_MODELS
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON
 from airflow_provider_kimi.batch.pricing import Prices
@@ -174,11 +175,11 @@ def kimi_batch_job(
         Default ``kimi-k2.6`` and ``kimi-k2.5``.
     """
     if max_rounds < 1:
-        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+        raise KimiValueError(f"max_rounds must be at least 1, got {max_rounds}")
     if results_format not in ("jsonl", "parquet"):
-        raise ValueError(f"results_format must be 'jsonl' or 'parquet', not {results_format!r}")
+        raise KimiValueError(f"results_format must be 'jsonl' or 'parquet', not {results_format!r}")
     if not isinstance(destination, str):
-        raise TypeError("destination must be a folder URL or path (a string, templates allowed)")
+        raise KimiTypeError("destination must be a folder URL or path (a string, templates allowed)")
     limits: dict[str, Any] = {"max_part_bytes": max_part_bytes, "max_part_lines": max_part_lines}
     costs: dict[str, Any] = {"max_cost_usd": max_cost_usd, "prices": prices}
     with TaskGroup(group_id=group_id):

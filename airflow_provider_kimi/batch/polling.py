@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import math
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 GROW_AFTER_SECONDS = 600.0
 MAX_GROWTH_FACTOR = 10.0
 MAX_ADAPTIVE_INTERVAL_SECONDS = 600.0
@@ -77,7 +79,7 @@ class RequestBudget:
 
     def __init__(self, requests_per_minute: float) -> None:
         if requests_per_minute < 0:
-            raise ValueError("requests_per_minute must be >= 0 (0 means no limit)")
+            raise KimiValueError("requests_per_minute must be >= 0 (0 means no limit)")
         self.requests_per_minute = requests_per_minute
         self.configured_per_minute = requests_per_minute
         self.spacing = _spacing(requests_per_minute)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 TOKENS_PER_PRICE_UNIT = 1_000_000
 """Prices are quoted in US dollars per million tokens."""
 
@@ -34,12 +36,12 @@ class Prices:
     def __post_init__(self) -> None:
         for name in ("input_cache_miss", "input_cache_hit", "output"):
             if getattr(self, name) < 0:
-                raise ValueError(f"price {name} must not be negative")
+                raise KimiValueError(f"price {name} must not be negative")
 
     def discounted(self, fraction: float) -> Prices:
         """These prices less ``fraction`` (0.4 means 40% off)."""
         if not 0 <= fraction <= 1:
-            raise ValueError(f"discount must be between 0 and 1, got {fraction}")
+            raise KimiValueError(f"discount must be between 0 and 1, got {fraction}")
         keep = 1 - _dec(fraction)
         return Prices(
             input_cache_miss=float(_dec(self.input_cache_miss) * keep),
@@ -84,7 +86,7 @@ def estimate_cost(prompt_tokens: int, cached_tokens: int, completion_tokens: int
 def cost_decimal(prompt_tokens: int, cached_tokens: int, completion_tokens: int, prices: Prices) -> Decimal:
     """``estimate_cost`` as an exact ``Decimal``, for sums and differences without float noise."""
     if min(prompt_tokens, cached_tokens, completion_tokens) < 0:
-        raise ValueError("token counts must not be negative")
+        raise KimiValueError("token counts must not be negative")
     hit = min(cached_tokens, prompt_tokens)
     miss = prompt_tokens - hit
     total = (

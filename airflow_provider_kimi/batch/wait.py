@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.polling import adaptive_poll_interval
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, describe_progress
 from airflow_provider_kimi.batch.status import UnknownBatchStatusError, known_status
@@ -123,9 +124,9 @@ class WaitCore:
         draw: float = 1.0,
     ) -> None:
         if poll_interval < 0:
-            raise ValueError("poll_interval must be >= 0")
+            raise KimiValueError("poll_interval must be >= 0")
         if max_consecutive_errors < 0:
-            raise ValueError("max_consecutive_errors must be >= 0")
+            raise KimiValueError("max_consecutive_errors must be >= 0")
         self.batch_id = batch_id
         self.poll_interval = float(poll_interval)
         self.deadline = deadline

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.policy import check_failures
 from airflow_provider_kimi.batch.pricing import BATCH_DISCOUNT, KIMI_K2_5_LIST_PRICES, Prices
 from airflow_provider_kimi.batch.results import (
@@ -104,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
         list_prices = _parse_prices(args.list_prices)
         batch_prices = list_prices.discounted(args.batch_discount)
         if args.show < 0:
-            raise ValueError("--show must be >= 0")
+            raise KimiValueError("--show must be >= 0")
         if args.max_failed_ratio is not None and not 0 <= args.max_failed_ratio <= 1:
-            raise ValueError("--max-failed-ratio must be between 0 and 1")
+            raise KimiValueError("--max-failed-ratio must be between 0 and 1")
         if args.max_failed_count is not None and args.max_failed_count < 0:
-            raise ValueError("--max-failed-count must be >= 0")
+            raise KimiValueError("--max-failed-count must be >= 0")
     except ValueError as exc:
         print(f"kimi-batch results: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -150,9 +151,9 @@ def _input_ids(paths: list[str], progress: FileProgress | None) -> Iterator[str]
 def _parse_prices(text: str) -> Prices:
     parts = text.split(",")
     if len(parts) != 3:
-        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}")
+        raise KimiValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}")
     try:
         miss, hit, output = (float(part) for part in parts)
     except ValueError:
-        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}") from None
+        raise KimiValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}") from None
     return Prices(input_cache_miss=miss, input_cache_hit=hit, output=output)

@@ -24,8 +24,10 @@ import openai
 from openai import AsyncOpenAI
 
 from airflow_provider_kimi.batch.polling import RequestBudget, concurrent_requests_for
-from airflow_provider_kimi.hooks.errors import is_transient
-from airflow_provider_kimi.hooks.kimi import KimiBatchHook, KimiClientFactory, KimiClientSettings
+from airflow_provider_kimi.client.factory import KimiClientFactory
+from airflow_provider_kimi.client.settings import KimiClientSettings
+from airflow_provider_kimi.client.translate import is_transient
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:
     from airflow_provider_kimi.hooks.poller import BatchPoller

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD, reusable_batch
-from airflow_provider_kimi.hooks.errors import is_transient
+from airflow_provider_kimi.client.translate import is_transient
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import make_folder
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures, check_limits
 from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
@@ -36,7 +37,7 @@ def is_fixed_url(destination: Any) -> bool:
 def result_file_name(batch_id: str, kind: str) -> str:
     """``<batch id>.output.jsonl`` or ``<batch id>.error.jsonl``: a name, never a path."""
     if not _SAFE_ID.match(batch_id):
-        raise ValueError(f"Refusing to name a file after batch id {batch_id!r}: not a plain Kimi id.")
+        raise KimiValueError(f"Refusing to name a file after batch id {batch_id!r}: not a plain Kimi id.")
     return f"{batch_id}.{kind}.jsonl"
 
 
@@ -101,7 +102,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         snapshot = batch_snapshot(self.hook.get_batch(requested))
         batch_id, status = str(snapshot["id"]), BatchStatus(snapshot["status"])
         if not status.is_terminal:
-            raise ValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")
+            raise KimiValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")
         if status is BatchStatus.FAILED:
             raise KimiBatchEndedError(ended_batch_error(snapshot, ()) or f"Batch {batch_id} failed.")
         folder = storage_path(self.destination)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import folder_entries, make_folder, open_read
@@ -31,7 +31,7 @@ from airflow_provider_kimi.batch.pricing import Prices
 from airflow_provider_kimi.batch.results import source_name
 from airflow_provider_kimi.batch.splitter import split_file
 from airflow_provider_kimi.batch.validator import InvalidBatchInputError, Problem, ValidationReport, validate_file
-from airflow_provider_kimi.exceptions import KimiResultsPolicyError
+from airflow_provider_kimi.exceptions import KimiJobError, KimiResultsPolicyError
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
 from airflow_provider_kimi.operators.files import KimiDeleteFilesOperator, file_ids_of
 
@@ -166,9 +166,9 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
                     worst.for_model(model).add(prompt, 0, completion)
         usd, reason = _worst_case_cost(self, TokensByModel(), worst, self.prices)
         if usd is None:
-            raise AirflowFailException(f"max_cost_usd needs a cost figure, and there is none: {reason}.")
+            raise KimiJobError(f"max_cost_usd needs a cost figure, and there is none: {reason}.")
         if usd > (self.max_cost_usd or 0):
-            raise AirflowFailException(
+            raise KimiJobError(
                 f"The input could cost up to ${usd:.2f} at batch prices, over max_cost_usd ${self.max_cost_usd:.2f}; "
                 "nothing was uploaded. Set max_tokens on the requests, or raise max_cost_usd."
             )
@@ -328,7 +328,7 @@ class KimiJobMergeOperator(KimiBaseOperator):
             writer.close()
         written = count_rows(path, self.results_format)
         if written != expected or stats.rows != expected:
-            raise AirflowFailException(
+            raise KimiJobError(
                 f"{path} has {written} rows for {expected} requests in the input: the table is incomplete."
             )
         decisions = [plan for plan in (context["ti"].xcom_pull(task_ids=t, key="plan") for t in self.plans) if plan]
@@ -419,7 +419,7 @@ class KimiJobCleanupOperator(KimiDeleteFilesOperator):
         manifest = context["ti"].xcom_pull(task_ids=self.merge)
         if not manifest:
             listed = ", ".join(file_ids) or "none"
-            raise AirflowFailException(
+            raise KimiJobError(
                 f"The job did not finish, so its {len(file_ids)} files on Kimi are kept (they may hold paid "
                 f"results): {listed}. Delete them with KimiDeleteFilesOperator or `kimi-batch files delete`."
             )

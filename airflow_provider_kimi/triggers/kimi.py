@@ -11,10 +11,11 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot
 from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, PollFailure, Step, WaitCore
+from airflow_provider_kimi.client.translate import describe_error, explain, poll_failure
 from airflow_provider_kimi.hooks.async_clients import SharedAsyncClient, acquire_client, release_client, shared_client
-from airflow_provider_kimi.hooks.errors import describe_error, explain, poll_failure
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.hooks.poller import poller_for
 
@@ -68,7 +69,7 @@ class KimiBatchTrigger(BaseTrigger):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if end_time is None and timeout is None:
-            raise ValueError("KimiBatchTrigger needs a timeout (seconds) or an end_time (epoch seconds).")
+            raise KimiValueError("KimiBatchTrigger needs a timeout (seconds) or an end_time (epoch seconds).")
         self.batch_id = batch_id
         self.conn_id = conn_id
         self.poll_interval = float(poll_interval)

@@ -13,6 +13,7 @@ import pytest
 from test_trigger import all_events, start_batch, use_connection
 
 from airflow_provider_kimi.batch.polling import RequestBudget
+from airflow_provider_kimi.client.settings import KimiClientSettings, resolve_client_settings
 from airflow_provider_kimi.exceptions import KimiConnectionError
 from airflow_provider_kimi.hooks import async_clients
 from airflow_provider_kimi.hooks.async_clients import (
@@ -22,7 +23,6 @@ from airflow_provider_kimi.hooks.async_clients import (
     retry_after_seconds,
     shared_client,
 )
-from airflow_provider_kimi.hooks.kimi import KimiClientSettings, resolve_client_settings
 from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
 
 
