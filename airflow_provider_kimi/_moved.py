@@ -45,8 +45,65 @@ MOVED: dict[str, dict[str, str]] = {
         )
     },
     "airflow_provider_kimi.hooks.server_limits": {
-        name: f"airflow_provider_kimi.client.http:{name}"
-        for name in ("server_limit_for", "sync_http_client", "async_http_client")
+        "server_limit_for": "airflow_provider_kimi.batch.send.server_limit:server_limit_for",
+    },
+    "airflow_provider_kimi.batch.polling": {
+        name: f"airflow_provider_kimi.batch.send.budget:{name}"
+        for name in (
+            "RequestBudget",
+            "concurrent_requests_for",
+            "WINDOW_MARGIN_SECONDS",
+            "FIRST_RATE_LIMIT_PAUSE_SECONDS",
+            "MAX_RATE_LIMIT_PAUSE_SECONDS",
+            "MIN_CONCURRENT_REQUESTS",
+            "MAX_CONCURRENT_REQUESTS",
+        )
+    }
+    | {
+        name: f"airflow_provider_kimi.batch.wait.interval:{name}"
+        for name in (
+            "adaptive_poll_interval",
+            "GROW_AFTER_SECONDS",
+            "MAX_GROWTH_FACTOR",
+            "MAX_ADAPTIVE_INTERVAL_SECONDS",
+        )
+    },
+    "airflow_provider_kimi.batch.server_limits": {
+        name: f"airflow_provider_kimi.batch.send.server_limit:{name}"
+        for name in (
+            "PROBE_HOLD_SECONDS",
+            "MAX_RESET_SECONDS",
+            "RateLimitReading",
+            "ServerRateLimit",
+            "parse_reset",
+            "read_rate_limit",
+        )
+    },
+    "airflow_provider_kimi.hooks.async_clients": {
+        "SharedAsyncClient": "airflow_provider_kimi.client.shared:SharedAsyncClient",
+    },
+    "airflow_provider_kimi.hooks.poller": {
+        name: f"airflow_provider_kimi.client.poller:{name}"
+        for name in ("BatchPoller", "PollerCounts", "LIST_PAGE_SIZES", "poller_for")
+    },
+    "airflow_provider_kimi.batch.jobs.costs": {
+        name: f"airflow_provider_kimi.batch.pricing:{name}"
+        for name in (
+            "CNY_HOSTS",
+            "TokenCounts",
+            "CostEstimate",
+            "TokensByModel",
+            "account_currency",
+            "batch_prices",
+            "estimate",
+        )
+    },
+    "airflow_provider_kimi.operators.job": {
+        "round_folder": "airflow_provider_kimi.batch.jobs.layout:round_folder",
+        "as_input_report": "airflow_provider_kimi.batch.jobs.planning:as_input_report",
+        "count_rows": "airflow_provider_kimi.batch.jobs.table:count_rows",
+        "DEFAULT_MAX_PART_BYTES": "airflow_provider_kimi.batch.jobs.planning:DEFAULT_MAX_PART_BYTES",
+        "COUNTED_STATUSES": "airflow_provider_kimi.batch.jobs.planning:COUNTED_STATUSES",
     },
     "airflow_provider_kimi.cli.files": {
         "stream_to": "airflow_provider_kimi.client.download:stream_file",

@@ -100,6 +100,8 @@ class BatchResult:
     error_code: str | None = None
     error_message: str | None = None
     request_id: str | None = None
+    model: str | None = None
+    """The model the answer names (``response.body.model``): what the line is priced by."""
     source: str = ""
     line_number: int = 0
 
@@ -337,6 +339,7 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
         error_code=error_code,
         error_message=message,
         request_id=_opt_str(response.get("request_id")) or None,
+        model=_opt_str(body.get("model")) if type(body) is dict else None,
         source=source,
         line_number=line_number,
     )

@@ -24,8 +24,14 @@ from openai import OpenAI
 from airflow_provider_kimi.batch._paths import PathArg, as_path
 from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.identity import same_batch
+from airflow_provider_kimi.batch.send import SEND_ONCE
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_snapshot
-from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, Step, WaitCore
+from airflow_provider_kimi.batch.wait import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    Step,
+    WaitCore,
+)
 from airflow_provider_kimi.client.download import ChunkCounter, SizeHeard, stream_file
 from airflow_provider_kimi.client.errors import KimiFileQuotaError, KimiWaitTimeout
 from airflow_provider_kimi.client.factory import KimiClientFactory
@@ -97,15 +103,16 @@ class KimiApi:
         """Upload a local path, an ``ObjectStoragePath`` or bytes; return Kimi's file object.
 
         The file is streamed from its storage, never read whole into memory first. With
-        ``retry=False`` the SDK does not resend it on a lost answer (the caller checks first).
+        ``retry=False`` it is never sent twice, even on a lost answer (the caller checks first).
         """
         name, source = _upload_tuple(file, filename)
-        files = self.client.files if retry else self.client.with_options(max_retries=0).files
+        files = self.client.files
+        headers = None if retry else SEND_ONCE
         try:
             if isinstance(source, bytes):
-                return files.create(file=(name, source, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+                return files.create(file=(name, source, _content_type(name)), purpose=purpose, extra_headers=headers)  # type: ignore[arg-type]
             with source.open("rb") as handle:
-                return files.create(file=(name, handle, _content_type(name)), purpose=purpose)  # type: ignore[arg-type]
+                return files.create(file=(name, handle, _content_type(name)), purpose=purpose, extra_headers=headers)  # type: ignore[arg-type]
         except openai.BadRequestError as err:
             if not is_file_quota_error(err):
                 raise
@@ -172,15 +179,15 @@ class KimiApi:
     ) -> Batch:
         """Start a batch over an uploaded input file.
 
-        With ``retry=False`` the SDK does not resend the request on a lost answer, which could
-        create a second batch: the caller looks for the first one instead.
+        With ``retry=False`` the request is never sent twice: a lost answer could hide a batch
+        Kimi made, and a second send would pay twice. The caller looks for the first one instead.
         """
-        batches = self.client.batches if retry else self.client.with_options(max_retries=0).batches
-        return batches.create(
+        return self.client.batches.create(
             input_file_id=input_file_id,
             endpoint=endpoint,  # type: ignore[arg-type]
             completion_window=completion_window,  # type: ignore[arg-type]
             metadata=dict(metadata) if metadata else openai.omit,
+            extra_headers=None if retry else SEND_ONCE,
         )
 
     def get_batch(self, batch_id: str) -> Batch:
@@ -208,7 +215,7 @@ class KimiApi:
         self,
         batch_id: str,
         *,
-        poll_interval: float = 60.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         timeout: float | None = None,
         on_poll: Callable[[BatchSnapshot], None] | None = None,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
@@ -217,7 +224,7 @@ class KimiApi:
 
         The wait core (:class:`~airflow_provider_kimi.batch.wait.WaitCore`) decides, as it does for
         the trigger: transient API errors are tolerated up to ``max_consecutive_errors`` in a row
-        (each after the SDK's own retries), the last check happens at the deadline, and a status
+        (each after the transport's own retries), the last check happens at the deadline, and a status
         this provider does not know raises ``UnknownBatchStatusError``. Raises ``KimiWaitTimeout``
         when ``timeout`` seconds pass first; the batch keeps running.
         """

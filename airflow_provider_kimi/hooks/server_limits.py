@@ -1,4 +1,4 @@
-"""Moved: the learned server limit now paces every request in :mod:`airflow_provider_kimi.client.http`."""
+"""Moved to :mod:`airflow_provider_kimi.batch.send.server_limit`: the server's word now paces every request."""
 
 from airflow_provider_kimi._moved import moved_from
 

@@ -25,7 +25,12 @@ from airflow_provider_kimi.batch.metadata import MAX_METADATA_PAIRS, check_metad
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.validator import ensure_valid
-from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, WaitCore
+from airflow_provider_kimi.batch.wait import (
+    CANCEL_POLL_INTERVAL_SECONDS,
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    WaitCore,
+)
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
 from airflow_provider_kimi.client.api import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
@@ -172,7 +177,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         metadata: Mapping[str, str] | None = None,
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 60.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         wait_timeout: float | None = None,
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = True,
@@ -309,7 +314,7 @@ class KimiCancelBatchOperator(KimiBaseOperator):
         *,
         batch_id: Any,
         wait_for_cancellation: bool = False,
-        poll_interval: float = 10.0,
+        poll_interval: float = CANCEL_POLL_INTERVAL_SECONDS,
         wait_timeout: float = 3600.0,
         **kwargs: Any,
     ) -> None:

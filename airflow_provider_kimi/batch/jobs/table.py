@@ -209,3 +209,19 @@ def table_writer(path: PathArg, results_format: str) -> TableWriter:
     if results_format == "parquet":
         return ParquetTableWriter(path)
     raise KimiValueError(f"results_format must be one of {RESULTS_FORMATS}, not {results_format!r}")
+
+
+def count_rows(path: Any, results_format: str) -> int:
+    """The rows a written table holds, read back from storage."""
+    if results_format == "parquet":
+        import pyarrow.parquet as pq
+
+        with path.open("rb") as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    rows = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            rows += chunk.count(b"\n")
+            last = chunk[-1:]
+    return rows + (last != b"\n")
