@@ -19,7 +19,7 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 from airflow_provider_kimi import lineage
 from airflow_provider_kimi._moved import moved_from
 from airflow_provider_kimi.batch._paths import folder_entries, make_folder
-from airflow_provider_kimi.batch.jobs import layout, planning
+from airflow_provider_kimi.batch.jobs import layout, planning, table
 from airflow_provider_kimi.batch.jobs.contract import (
     DownloadManifest,
     JobManifest,
@@ -31,7 +31,6 @@ from airflow_provider_kimi.batch.jobs.contract import (
 )
 from airflow_provider_kimi.batch.jobs.merge import BatchFiles, JobPart, merge_job
 from airflow_provider_kimi.batch.jobs.rounds import plan_resubmission
-from airflow_provider_kimi.batch.jobs.table import count_rows, table_writer
 from airflow_provider_kimi.batch.limits import BATCH_MODELS, MAX_FILE_BYTES
 from airflow_provider_kimi.batch.pricing import Prices, TokensByModel, account_currency, batch_prices, estimate
 from airflow_provider_kimi.batch.results import source_name
@@ -288,12 +287,12 @@ class KimiJobMergeOperator(KimiBaseOperator):
                 else:
                     later.append(batch)
         path = layout.results_table(storage_path(self.destination), self.results_format)
-        writer = table_writer(path, self.results_format)
+        writer = table.table_writer(path, self.results_format)
         try:
             stats = merge_job(first, later, writer)
         finally:
             writer.close()
-        written = count_rows(path, self.results_format)
+        written = table.count_rows(path, self.results_format)
         if written != expected or stats.rows != expected:
             raise KimiJobError(
                 f"{path} has {written} rows for {expected} requests in the input: the table is incomplete."
