@@ -32,7 +32,8 @@ class KimiBatchHook(BaseHook, KimiApi):
     The connection's password is the API key and its host the base URL (default the
     international endpoint, ``https://api.moonshot.ai/v1``; China accounts use
     ``https://api.moonshot.cn/v1``). Extras: ``timeout`` (seconds per request, default 60) and
-    ``max_retries`` (the SDK's retries of 408/409/429/5xx, honouring ``retry-after``, default 3),
+    ``max_retries`` (retries of no answer and of 408/409/429/5xx by the paced transport,
+    honouring ``retry-after``, default 3),
     ``max_requests_per_minute`` (the request budget all deferred waits of this connection share
     in one triggerer, default 200 as Kimi's Tier1; 0 for no limit).
     Without a key in the connection, or without the default connection at all,
