@@ -22,6 +22,7 @@ demo: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 typecheck: setup
 	$(RUN) mypy

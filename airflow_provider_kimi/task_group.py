@@ -7,9 +7,12 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import TaskGroup
 
+from airflow_provider_kimi.batch.errors import KimiTypeError, KimiValueError
+from airflow_provider_kimi.batch.jobs import layout
 from airflow_provider_kimi.batch.limits import BATCH_MODELS
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON
 from airflow_provider_kimi.batch.pricing import Prices
+from airflow_provider_kimi.batch.wait import DEFAULT_POLL_INTERVAL_SECONDS
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 from airflow_provider_kimi.operators import (
     KimiCreateBatchOperator,
@@ -40,7 +43,7 @@ def kimi_batch(
     known_file_ids: Any = None,
     allowed_models: Collection[str] = BATCH_MODELS,
     deferrable: bool = True,
-    poll_interval: float = 60.0,
+    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
     succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
     max_failed_ratio: float | None = None,
     max_failed_count: int | None = None,
@@ -112,11 +115,6 @@ def kimi_batch(
         return download.output
 
 
-def _subfolder(destination: str, *names: str) -> str:
-    """``destination`` (a URL or path, maybe templated) with ``names`` appended."""
-    return "/".join([destination.rstrip("/"), *names])
-
-
 def kimi_batch_job(
     *,
     input_path: Any,
@@ -129,7 +127,7 @@ def kimi_batch_job(
     cleanup: bool = True,
     max_failed_ratio: float | None = None,
     max_cost_usd: float | None = None,
-    poll_interval: float = 60.0,
+    poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
     deferrable: bool = True,
     kimi_conn_id: str = KimiBatchHook.default_conn_name,
     results_format: str = "jsonl",
@@ -174,11 +172,11 @@ def kimi_batch_job(
         Default ``kimi-k2.6`` and ``kimi-k2.5``.
     """
     if max_rounds < 1:
-        raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
+        raise KimiValueError(f"max_rounds must be at least 1, got {max_rounds}")
     if results_format not in ("jsonl", "parquet"):
-        raise ValueError(f"results_format must be 'jsonl' or 'parquet', not {results_format!r}")
+        raise KimiValueError(f"results_format must be 'jsonl' or 'parquet', not {results_format!r}")
     if not isinstance(destination, str):
-        raise TypeError("destination must be a folder URL or path (a string, templates allowed)")
+        raise KimiTypeError("destination must be a folder URL or path (a string, templates allowed)")
     limits: dict[str, Any] = {"max_part_bytes": max_part_bytes, "max_part_lines": max_part_lines}
     costs: dict[str, Any] = {"max_cost_usd": max_cost_usd, "prices": prices}
     with TaskGroup(group_id=group_id):
@@ -227,7 +225,7 @@ def kimi_batch_job(
                 ).expand(batch_id=create.output)
                 download = KimiDownloadResultsOperator.partial(
                     task_id="download",
-                    destination=_subfolder(destination, f"round-{number}", "results"),
+                    destination=layout.results_folder(destination, number),
                     declare_asset=False,
                     kimi_conn_id=kimi_conn_id,
                 ).expand(batch=wait.output)

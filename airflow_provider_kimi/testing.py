@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_kimi.batch.errors import KimiTypeError
 from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 from airflow_provider_kimi.emulator.connection import airflow_connection_env
 
@@ -137,7 +138,9 @@ def _overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     param = getattr(request, "param", None)
     if param is not None:
         if not isinstance(param, dict):
-            raise TypeError(f"kimi_emulator takes a dict of EmulatorSettings fields as its parameter, got {param!r}")
+            raise KimiTypeError(
+                f"kimi_emulator takes a dict of EmulatorSettings fields as its parameter, got {param!r}"
+            )
         overrides.update(param)
     return overrides
 

@@ -482,7 +482,7 @@ def poll_model(durations: list[float], base: float, adaptive: bool) -> dict[str,
     Each batch is polled at its start and then at the policy's intervals; its lag is the time
     from its end to the first poll at or after it.
     """
-    from airflow_provider_kimi.batch.polling import adaptive_poll_interval
+    from airflow_provider_kimi.batch.wait.interval import adaptive_poll_interval
 
     calls = 0
     hours = 0.0

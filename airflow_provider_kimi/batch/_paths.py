@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
 
+from airflow_provider_kimi.batch.errors import KimiFileError
+
 BUFFER_BYTES = 1 << 20
 """Large buffers: validation and splitting read hundreds of megabytes line by line."""
 
@@ -85,7 +87,7 @@ def open_read(path: OpenablePath) -> IO[bytes]:
     """
     if is_local(path):
         if not stat.S_ISREG(path.stat().st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a pipe or device cannot be checked)", str(path))
+            raise KimiFileError(errno.EINVAL, "not a regular file (a pipe or device cannot be checked)", str(path))
         return path.open("rb", buffering=BUFFER_BYTES)
     return iterable_lines(path.open("rb"))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_kimi.batch.errors import KimiKeyError, KimiTypeError, KimiValueError
 from airflow_provider_kimi.batch.limits import (
     DEFAULT_MODEL,
     ENDPOINT_URL,
@@ -31,7 +32,7 @@ Request = dict[str, Any]
 Message = Mapping[str, Any]
 
 
-class ForbiddenParameterError(ValueError):
+class ForbiddenParameterError(KimiValueError):
     """A body parameter a Kimi batch request must not carry."""
 
 
@@ -88,10 +89,10 @@ class CustomIds:
         if self.column is None:
             return f"{self.prefix}{number}"
         if not isinstance(row, Mapping) or self.column not in row:
-            raise KeyError(f"row {number} has no {self.column!r} column for custom_id")
+            raise KimiKeyError(f"row {number} has no {self.column!r} column for custom_id")
         value = row[self.column]
         if value is None or value == "":
-            raise ValueError(f"row {number}: custom_id column {self.column!r} is empty")
+            raise KimiValueError(f"row {number}: custom_id column {self.column!r} is empty")
         return value if isinstance(value, str) else str(value)
 
 
@@ -130,7 +131,7 @@ def _prompt_rows(
         columns: Mapping[str, Any] = {text_column: row} if isinstance(row, str) else row
         text = template.format_map(columns) if template is not None else columns[text_column]
         if not isinstance(text, str):
-            raise TypeError(f"row {number}: {text_column!r} must be a string, got {type(text).__name__}")
+            raise KimiTypeError(f"row {number}: {text_column!r} must be a string, got {type(text).__name__}")
         yield _line(ids(number, row), [*head, {"role": "user", "content": text}], model, params)
 
 
@@ -159,7 +160,7 @@ def _chat_rows(
     for number, row in enumerate(rows, start=1):
         messages = row[messages_column] if isinstance(row, Mapping) else row
         if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
-            raise TypeError(f"row {number}: messages must be a non-empty list of message objects")
+            raise KimiTypeError(f"row {number}: messages must be a non-empty list of message objects")
         yield _line(ids(number, row), messages, model, params)
 
 
@@ -186,7 +187,7 @@ def vision_requests(
     ``prompt`` or ``row[prompt_column]``.
     """
     if prompt is None and prompt_column is None:
-        raise ValueError("give prompt= or prompt_column=")
+        raise KimiValueError("give prompt= or prompt_column=")
     params = check_body_params(body_params)
     ids = CustomIds(custom_id_column, id_prefix)
     head = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []

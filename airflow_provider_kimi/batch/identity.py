@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 Answer = TypeVar("Answer")
 
 
-class UnexpectedBatchError(ValueError):
+class UnexpectedBatchError(KimiValueError):
     """The server answered about another batch than the one asked for."""
 
 

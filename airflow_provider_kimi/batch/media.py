@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from airflow_provider_kimi.batch._paths import OpenablePath, is_local, sha256_of
+from airflow_provider_kimi.batch.errors import KimiTypeError, KimiValueError
 from airflow_provider_kimi.batch.limits import (
     IMAGE_MIME_TYPES,
     MAX_FILE_BYTES,
@@ -38,11 +39,11 @@ UploadFn = Callable[[Any, str, str], str]
 _ARTICLED = {"image": "an image", "video": "a video"}
 
 
-class UnsupportedMediaError(ValueError):
+class UnsupportedMediaError(KimiValueError):
     """A file whose format Kimi does not read, or whose kind is not the one asked for."""
 
 
-class MediaTooLargeError(ValueError):
+class MediaTooLargeError(KimiValueError):
     """An inline media file that could never fit in one batch input file."""
 
 
@@ -189,7 +190,7 @@ def _local_path(source: MediaSource) -> Path | None:
 
 def _remote(source: MediaSource) -> OpenablePath:
     if not isinstance(source, OpenablePath):
-        raise TypeError(f"cannot read media from {type(source).__name__}")
+        raise KimiTypeError(f"cannot read media from {type(source).__name__}")
     return source
 
 

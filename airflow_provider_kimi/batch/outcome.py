@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.status import BatchStatus
 
 DEFAULT_SUCCEED_ON: tuple[str, ...] = (BatchStatus.COMPLETED.value,)
@@ -16,7 +17,7 @@ def check_succeed_on(succeed_on: Collection[str]) -> tuple[str, ...]:
     bad = [s for s in statuses if s not in {t.value for t in BatchStatus} or not BatchStatus(s).is_terminal]
     if bad or not statuses:
         terminal = ", ".join(sorted(s.value for s in BatchStatus if s.is_terminal))
-        raise ValueError(f"succeed_on={list(statuses)!r}: each entry must be one of {terminal}.")
+        raise KimiValueError(f"succeed_on={list(statuses)!r}: each entry must be one of {terminal}.")
     return statuses
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.summary import ResultSummary
 
 DEFAULT_TOP_ERRORS = 5
@@ -31,9 +32,9 @@ class FailurePolicyOutcome:
 def check_limits(max_failed_ratio: float | None, max_failed_count: int | None) -> None:
     """Refuse limits that cannot mean anything, so a task fails when it is parsed, not at the end."""
     if max_failed_ratio is not None and not 0 <= max_failed_ratio <= 1:
-        raise ValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
+        raise KimiValueError(f"max_failed_ratio must be between 0 and 1, got {max_failed_ratio}")
     if max_failed_count is not None and max_failed_count < 0:
-        raise ValueError(f"max_failed_count must not be negative, got {max_failed_count}")
+        raise KimiValueError(f"max_failed_count must not be negative, got {max_failed_count}")
 
 
 def check_failures(

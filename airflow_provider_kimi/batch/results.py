@@ -21,6 +21,7 @@ from typing import IO, Any, Protocol, TypeAlias
 import orjson
 
 from airflow_provider_kimi.batch._paths import iterable_lines
+from airflow_provider_kimi.batch.errors import KimiMissingDependencyError, KimiValueError
 
 
 class SupportsOpenBinary(Protocol):
@@ -37,7 +38,7 @@ MAX_RESULT_LINE_BYTES = 16 * 1024 * 1024
 long one a few hundred; a longer line is a corrupt or hostile file, refused before it fills memory."""
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(KimiValueError):
     """A file that cannot be read, or a line that is not a result line; names file and line."""
 
     def __init__(self, file: str, line: int | None, reason: str) -> None:
@@ -99,6 +100,8 @@ class BatchResult:
     error_code: str | None = None
     error_message: str | None = None
     request_id: str | None = None
+    model: str | None = None
+    """The model the answer names (``response.body.model``): what the line is priced by."""
     source: str = ""
     line_number: int = 0
 
@@ -336,6 +339,7 @@ def parse_result_line(line: dict[str, Any], source: str = "", line_number: int =
         error_code=error_code,
         error_message=message,
         request_id=_opt_str(response.get("request_id")) or None,
+        model=_opt_str(body.get("model")) if type(body) is dict else None,
         source=source,
         line_number=line_number,
     )
@@ -456,7 +460,7 @@ def _count(value: Any, name: str) -> int:
     if value is None:
         return 0
     if type(value) is not int or value < 0:
-        raise ValueError(f"usage {name} is not a non-negative integer: {value!r}")
+        raise KimiValueError(f"usage {name} is not a non-negative integer: {value!r}")
     return value
 
 
@@ -494,7 +498,9 @@ def _parquet_rows(path: FileSource) -> Iterator[dict[str, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError('Reading Parquet needs pyarrow: pip install "airflow-provider-kimi[parquet]"') from err
+        raise KimiMissingDependencyError(
+            'Reading Parquet needs pyarrow: pip install "airflow-provider-kimi[parquet]"'
+        ) from err
     with open_binary(path) as handle:
         for batch in pq.ParquetFile(handle).iter_batches():
             for row in batch.to_pylist():

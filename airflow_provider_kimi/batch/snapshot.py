@@ -6,6 +6,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, TypedDict
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 
 class RequestCounts(TypedDict):
     """How many of the batch's requests exist, finished well, and failed."""
@@ -139,5 +141,5 @@ def batch_id_of(value: Any) -> str:
     if isinstance(value, dict):
         value = value.get("id")
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"Expected a Kimi batch id (or a batch dict with an 'id'), got {value!r}.")
+        raise KimiValueError(f"Expected a Kimi batch id (or a batch dict with an 'id'), got {value!r}.")
     return value.strip()

@@ -23,6 +23,7 @@ from typing import IO, Any
 import orjson
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, folder_entries, open_read, open_write
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.limits import MAX_FILE_BYTES, MAX_LINES
 
 PART_SUFFIX = ".jsonl"
@@ -33,7 +34,7 @@ _QUOTE = 0x22
 _SPACE = 0x20
 
 
-class SplitError(ValueError):
+class SplitError(KimiValueError):
     """The input cannot be split into valid parts; the message names file and line."""
 
 
@@ -81,9 +82,9 @@ def split_file(
     folder has changed and :class:`SplitError` says why.
     """
     if max_bytes < 1:
-        raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+        raise KimiValueError(f"max_bytes must be at least 1, got {max_bytes}")
     if max_lines is not None and max_lines < 1:
-        raise ValueError(f"max_lines must be at least 1, got {max_lines}")
+        raise KimiValueError(f"max_lines must be at least 1, got {max_lines}")
     source = as_path(path)
     stem = prefix if prefix is not None else _stem(source.name)
     _check_prefix(stem)
@@ -104,7 +105,7 @@ def split_file(
 def _check_prefix(stem: str) -> None:
     """A prefix is a file name: no folder, no way out of the output folder."""
     if not stem or stem in (".", "..") or any(sep in stem for sep in ("/", "\\", "\0")) or os.path.isabs(stem):
-        raise ValueError(f"prefix must be a plain file name (no '/', '\\' or '..'), got {stem!r}")
+        raise KimiValueError(f"prefix must be a plain file name (no '/', '\\' or '..'), got {stem!r}")
 
 
 def _earlier_parts(target: Any, stem: str, overwrite: bool) -> list[Any]:

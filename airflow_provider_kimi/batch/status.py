@@ -5,8 +5,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 
-class UnknownBatchStatusError(ValueError):
+
+class UnknownBatchStatusError(KimiValueError):
     """Kimi reported a status this version of the provider does not know (a new one)."""
 
     def __init__(self, status: Any) -> None:

@@ -9,15 +9,19 @@ of lines summarises in the memory of its ids.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from airflow_provider_kimi.batch.pricing import (
-    KIMI_K2_5_BATCH_PRICES,
-    KIMI_K2_5_LIST_PRICES,
+    BATCH_PRICES_BY_MODEL,
+    LIST_PRICES_BY_MODEL,
+    UNNAMED_MODEL,
     Prices,
+    TokenCounts,
+    TokensByModel,
+    cost_by_model,
     cost_decimal,
 )
 from airflow_provider_kimi.batch.results import (
@@ -42,6 +46,9 @@ MAX_ERROR_GROUPS = 1_000
 OTHER_ERRORS = "(other error messages)"
 _SUCCEEDED = ResultStatus.SUCCEEDED
 ERROR_MESSAGE_WIDTH = 300
+
+PriceList = Prices | Mapping[str, Prices] | None
+"""One price for every token, a price per model, or ``None`` for the published prices per model."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,18 @@ class ResultSummary:
     cached_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    estimated_cost_usd: float = 0.0
-    realtime_cost_usd: float = 0.0
-    saving_usd: float = 0.0
+    estimated_cost_usd: float | None = 0.0
+    """At batch prices, by the model each answer names; ``None`` when a model has no known price."""
+    realtime_cost_usd: float | None = 0.0
+    saving_usd: float | None = 0.0
     top_errors: tuple[ErrorCount, ...] = ()
-    prices: Prices = KIMI_K2_5_BATCH_PRICES
-    realtime_prices: Prices = KIMI_K2_5_LIST_PRICES
+    prices: Prices | None = None
+    """The batch prices applied, when one price list covered every token (one model, or given)."""
+    realtime_prices: Prices | None = None
+    models: tuple[str, ...] = ()
+    """The models the results name, most tokens first (one per batch, as Kimi requires)."""
+    cost_note: str | None = None
+    """Why there is no cost figure, when there is none."""
 
     @property
     def results(self) -> int:
@@ -124,12 +137,22 @@ class ResultSummary:
             "estimated_cost_usd": self.estimated_cost_usd,
             "realtime_cost_usd": self.realtime_cost_usd,
             "saving_usd": self.saving_usd,
+            "cost_note": self.cost_note,
+            "models": list(self.models),
             "prices_per_million_tokens": {
                 "batch": _prices_dict(self.prices),
                 "realtime": _prices_dict(self.realtime_prices),
             },
             "top_errors": [{"message": e.message, "count": e.count} for e in self.top_errors],
         }
+
+    def _cost_line(self) -> str:
+        if self.estimated_cost_usd is None or self.realtime_cost_usd is None or self.saving_usd is None:
+            return f"Estimated cost: unknown ({self.cost_note})"
+        return (
+            f"Estimated cost: {_money(self.estimated_cost_usd)} at batch prices, "
+            f"{_money(self.realtime_cost_usd)} in real time ({_money(self.saving_usd)} saved)"
+        )
 
     def truncation_warning(self) -> str:
         """The line that warns of answers cut at ``max_tokens`` (empty when there are none)."""
@@ -153,8 +176,7 @@ class ResultSummary:
             f"{self.total:,} request{'' if self.total == 1 else 's'}: {', '.join(outcomes)}",
             f"Tokens: {self.prompt_tokens:,} prompt ({self.cached_tokens:,} cached), "
             f"{self.completion_tokens:,} completion, {self.total_tokens:,} total",
-            f"Estimated cost: {_money(self.estimated_cost_usd)} at batch prices, "
-            f"{_money(self.realtime_cost_usd)} in real time ({_money(self.saving_usd)} saved)",
+            self._cost_line(),
         ]
         if self.missing:
             lines.append("Missing (in the input, no result): " + _listing(self.missing_custom_ids, self.missing))
@@ -181,8 +203,8 @@ class SummaryBuilder:
     storage, say) in the same pass; ``summarize`` is the one-call form.
     """
 
-    prices: Prices = KIMI_K2_5_BATCH_PRICES
-    realtime_prices: Prices = KIMI_K2_5_LIST_PRICES
+    prices: PriceList = None
+    realtime_prices: PriceList = None
     display_limit: int = DISPLAY_LIMIT
     _counts: Counter[ResultStatus] = field(default_factory=Counter, init=False)
     _errors: Counter[str] = field(default_factory=Counter, init=False)
@@ -195,6 +217,9 @@ class SummaryBuilder:
     _cached: int = field(default=0, init=False)
     _completion: int = field(default=0, init=False)
     _total: int = field(default=0, init=False)
+    _tokens: TokensByModel = field(default_factory=TokensByModel, init=False)
+    _model: str | None = field(default=None, init=False)
+    _model_counts: TokenCounts = field(default_factory=TokenCounts, init=False)
 
     def add(self, result: BatchResult) -> None:
         """Count one result; a ``custom_id`` already seen counts as a duplicate only."""
@@ -203,6 +228,10 @@ class SummaryBuilder:
         self._cached += min(result.cached_tokens, prompt)
         self._completion += result.completion_tokens
         self._total += result.total_tokens
+        model = result.model or UNNAMED_MODEL
+        if model != self._model:  # one model per batch: the lookup is made once, not per line
+            self._model, self._model_counts = model, self._tokens.for_model(model)
+        self._model_counts.add(prompt, result.cached_tokens, result.completion_tokens)
         custom_id = result.custom_id
         if custom_id in self._seen:
             self._duplicates += 1
@@ -241,8 +270,11 @@ class SummaryBuilder:
                 if len(missing_ids) < self.display_limit:
                     missing_ids.append(custom_id)
             unexpected = len(self._seen) - len(matched)
-        batch_cost = cost_decimal(self._prompt, self._cached, self._completion, self.prices)
-        realtime_cost = cost_decimal(self._prompt, self._cached, self._completion, self.realtime_prices)
+        batch_cost, batch_applied = self._cost(self.prices, BATCH_PRICES_BY_MODEL)
+        realtime_cost, realtime_applied = self._cost(self.realtime_prices, LIST_PRICES_BY_MODEL)
+        note = next((cost for cost in (batch_cost, realtime_cost) if isinstance(cost, str)), None)
+        batch_usd = None if isinstance(batch_cost, str) else batch_cost
+        realtime_usd = None if isinstance(realtime_cost, str) else realtime_cost
         counts = self._counts
         return ResultSummary(
             succeeded=counts[ResultStatus.SUCCEEDED],
@@ -261,15 +293,30 @@ class SummaryBuilder:
             cached_tokens=self._cached,
             completion_tokens=self._completion,
             total_tokens=self._total,
-            estimated_cost_usd=float(batch_cost),
-            realtime_cost_usd=float(realtime_cost),
-            saving_usd=float(realtime_cost - batch_cost),
+            estimated_cost_usd=None if batch_usd is None else float(batch_usd),
+            realtime_cost_usd=None if realtime_usd is None else float(realtime_usd),
+            saving_usd=None if batch_usd is None or realtime_usd is None else float(realtime_usd - batch_usd),
             top_errors=tuple(
                 ErrorCount(message, count) for message, count in self._errors.most_common(TOP_ERRORS_KEPT)
             ),
-            prices=self.prices,
-            realtime_prices=self.realtime_prices,
+            prices=batch_applied,
+            realtime_prices=realtime_applied,
+            models=self._models(),
+            cost_note=note,
         )
+
+    def _models(self) -> tuple[str, ...]:
+        spent = {model: c.prompt + c.completion for model, c in self._tokens.models.items()}
+        return tuple(sorted(spent, key=lambda model: -spent[model]))
+
+    def _cost(self, prices: PriceList, published: Mapping[str, Prices]) -> tuple[Decimal | str, Prices | None]:
+        """The cost of the tokens read, and the one price list applied (``None`` for several)."""
+        if isinstance(prices, Prices):
+            return cost_decimal(self._prompt, self._cached, self._completion, prices), prices
+        table = published if prices is None else prices
+        billed = [model for model, c in self._tokens.models.items() if c.prompt or c.completion]
+        applied = table.get(billed[0]) if len(billed) == 1 else None
+        return cost_by_model(self._tokens, table), applied
 
     def _count_error(self, message: str) -> None:
         # Messages that embed ids could otherwise grow the counter without bound.
@@ -292,20 +339,23 @@ def summarize(
     output: FileSource | None,
     error: FileSource | None = None,
     input: FileSource | None = None,
-    prices: Prices = KIMI_K2_5_BATCH_PRICES,
-    realtime_prices: Prices = KIMI_K2_5_LIST_PRICES,
+    prices: PriceList = None,
+    realtime_prices: PriceList = None,
 ) -> ResultSummary:
     """Summarise a batch from its output and error files, and its input file when given.
 
-    ``prices`` is what the batch is billed at (default: kimi-k2.5's list price less 40%);
-    ``realtime_prices`` what the same tokens would cost without the Batch API.
+    ``prices`` is what the batch is billed at and ``realtime_prices`` what the same tokens would
+    cost without the Batch API; by default both are the published prices of the model each
+    answer names (a line naming none is priced as ``UNNAMED_MODEL``).
     """
     builder = SummaryBuilder(prices=prices, realtime_prices=realtime_prices)
     builder.add_all(iter_results(output, error))
     return builder.build(iter_input_custom_ids(input) if input is not None else None)
 
 
-def _prices_dict(prices: Prices) -> dict[str, float]:
+def _prices_dict(prices: Prices | None) -> dict[str, float] | None:
+    if prices is None:
+        return None
     return {
         "input_cache_miss": prices.input_cache_miss,
         "input_cache_hit": prices.input_cache_hit,

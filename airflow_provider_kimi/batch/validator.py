@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, open_read
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.limits import (
     BATCH_MODELS,
     CONTENT_PART_TYPES,
@@ -123,7 +124,7 @@ class ValidationReport:
         }
 
 
-class InvalidBatchInputError(ValueError):
+class InvalidBatchInputError(KimiValueError):
     """A batch input file breaks Kimi's rules; ``str()`` is the full report."""
 
     def __init__(self, report: ValidationReport) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 MIN_WINDOW_SECONDS = 12 * 3600
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
 _WINDOW = re.compile(r"^\s*(\d+)\s*([hd])\s*$")
@@ -16,14 +18,14 @@ def parse_completion_window(window: str) -> int:
     """
     match = _WINDOW.match(str(window))
     if match is None:
-        raise ValueError(
+        raise KimiValueError(
             f"completion_window {window!r} is not a duration like '24h' or '3d' "
             "(a whole number of hours 'h' or days 'd', from 12h to 7d)."
         )
     amount, unit = int(match.group(1)), match.group(2)
     seconds = amount * (3600 if unit == "h" else 86400)
     if not MIN_WINDOW_SECONDS <= seconds <= MAX_WINDOW_SECONDS:
-        raise ValueError(f"completion_window {window!r} is outside Kimi's range of 12h to 7d.")
+        raise KimiValueError(f"completion_window {window!r} is outside Kimi's range of 12h to 7d.")
     return seconds
 
 

@@ -15,13 +15,14 @@ from typing import IO, Any
 import orjson
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path, display_name, open_write
+from airflow_provider_kimi.batch.errors import KimiValueError
 
 
-class DuplicateCustomIdError(ValueError):
+class DuplicateCustomIdError(KimiValueError):
     """Two requests share a ``custom_id``; results could not be told apart."""
 
 
-class InputTooLargeError(ValueError):
+class InputTooLargeError(KimiValueError):
     """The requests do not fit in one input file of the allowed size."""
 
 

@@ -3,7 +3,8 @@
 The key and base URL are read as the hook's environment fallback reads them
 (``MOONSHOT_API_KEY``, ``MOONSHOT_BASE_URL``), so the same shell that runs ``make demo`` can
 inspect and clean up; ``--api-key-env`` names another variable, ``--base-url`` another endpoint.
-Airflow is never imported.
+The client is the hook's own (:class:`~airflow_provider_kimi.client.api.KimiClient`): the same
+base URL completion, pacing and downloads. Airflow is never imported.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from typing import Any
 import openai
 import orjson
 
-DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
-DEFAULT_KEY_VARIABLE = "MOONSHOT_API_KEY"
+from airflow_provider_kimi._moved import moved_from
+from airflow_provider_kimi.batch.errors import KimiError, KimiValueError
+from airflow_provider_kimi.client.api import KimiClient
+from airflow_provider_kimi.client.endpoints import INTERNATIONAL_BASE_URL
+from airflow_provider_kimi.client.settings import KEY_VARIABLE, resolve_client_settings
+
+DEFAULT_KEY_VARIABLE = KEY_VARIABLE
 EXIT_OK = 0
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
 
 
-class UsageError(ValueError):
+class UsageError(KimiValueError):
     """The command line or the environment is wrong; nothing was sent."""
 
 
@@ -35,7 +41,10 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         "--base-url",
         default=None,
         metavar="URL",
-        help=f"the API endpoint (default $MOONSHOT_BASE_URL or {DEFAULT_BASE_URL}; China: https://api.moonshot.cn/v1)",
+        help=(
+            f"the API endpoint (default $MOONSHOT_BASE_URL or {INTERNATIONAL_BASE_URL}; China: api.moonshot.cn, "
+            "completed to https://api.moonshot.cn/v1)"
+        ),
     )
     parser.add_argument(
         "--api-key-env",
@@ -46,13 +55,17 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of a table")
 
 
-def client_from(args: argparse.Namespace) -> openai.OpenAI:
-    """An SDK client from the command line and the environment; the key is never printed."""
+def client_from(args: argparse.Namespace) -> KimiClient:
+    """The provider's client from the command line and the environment; the key is never printed.
+
+    Resolved as a connection is (``--base-url`` as its host, ``MOONSHOT_BASE_URL`` as the
+    fallback), so ``--base-url api.moonshot.cn`` reaches ``https://api.moonshot.cn/v1``.
+    """
     key = os.environ.get(args.api_key_env, "").strip()
     if not key:
         raise UsageError(f"no API key: set {args.api_key_env} (or name another variable with --api-key-env)")
-    base_url = (args.base_url or os.environ.get("MOONSHOT_BASE_URL", "") or DEFAULT_BASE_URL).rstrip("/")
-    return openai.OpenAI(api_key=key, base_url=base_url)
+    settings = resolve_client_settings("kimi-batch", password=key, host=args.base_url, extra={}, environ=os.environ)
+    return KimiClient(settings)
 
 
 def run_command(name: str, action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -69,6 +82,9 @@ def run_command(name: str, action: Callable[[argparse.Namespace], int]) -> Calla
             return EXIT_API_ERROR
         except openai.APIConnectionError as err:
             print(f"kimi-batch {name}: cannot reach Kimi: {err}", file=sys.stderr)
+            return EXIT_API_ERROR
+        except KimiError as err:
+            print(f"kimi-batch {name}: {err}", file=sys.stderr)
             return EXIT_API_ERROR
 
     return handler
@@ -96,3 +112,6 @@ def timestamp(seconds: int | None) -> str | None:
     if seconds is None:
         return None
     return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+__getattr__ = moved_from(__name__)

@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 Kimi answered with an error (an unknown id...), 2 usage er
 from __future__ import annotations
 
 import argparse
+import itertools
 from typing import Any
 
 import openai
@@ -63,15 +64,7 @@ _HEADER = ("id", "status", "created (UTC)", "done", "failed", "input file", "out
 
 
 def list_batches(args: argparse.Namespace) -> int:
-    client = client_from(args)
-    batches: list[Any] = []
-    after: str | openai.Omit = openai.omit
-    while len(batches) < args.limit:
-        page = client.batches.list(limit=min(100, args.limit - len(batches)), after=after)
-        batches += page.data
-        if not page.has_more or not page.data:
-            break
-        after = page.data[-1].id
+    batches = list(itertools.islice(client_from(args).iter_batches(min(100, max(1, args.limit))), args.limit))
     if args.json:
         print_json([batch.model_dump(mode="json") for batch in batches])
     else:
@@ -80,7 +73,7 @@ def list_batches(args: argparse.Namespace) -> int:
 
 
 def get_batch(args: argparse.Namespace) -> int:
-    batch = client_from(args).batches.retrieve(args.batch_id)
+    batch = client_from(args).get_batch(args.batch_id)
     if args.json:
         print_json(batch.model_dump(mode="json"))
     else:
@@ -91,9 +84,9 @@ def get_batch(args: argparse.Namespace) -> int:
 def cancel_batch(args: argparse.Namespace) -> int:
     client = client_from(args)
     try:
-        batch = client.batches.cancel(args.batch_id)
+        batch = client.cancel_batch(args.batch_id)
     except openai.BadRequestError:
-        batch = client.batches.retrieve(args.batch_id)
+        batch = client.get_batch(args.batch_id)
         if batch.status not in ENDED:
             raise
         message = f"Batch {batch.id} had already ended {batch.status}: nothing to cancel."

@@ -14,12 +14,10 @@ import functools
 import re
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import openai
-
+from airflow_provider_kimi._moved import moved_from
 from airflow_provider_kimi.cli.api import (
     EXIT_OK,
     UsageError,
@@ -35,13 +33,8 @@ from airflow_provider_kimi.cli.progress import add_quiet_flag, file_progress
 FILE_QUOTA = 1000
 """Files per user (and batch-purpose files per organization) Kimi keeps at most."""
 
-DOWNLOAD_CHUNK_BYTES = 1 << 20
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-ChunkCounter = Callable[[bytes], None]
-CounterFactory = Callable[[int | None], ChunkCounter]
-"""Given the file's size (``None`` when the server does not say), what each chunk is fed to."""
 
 
 def register(subparsers: Any) -> None:
@@ -92,7 +85,7 @@ _HEADER = ("id", "purpose", "filename", "bytes", "created (UTC)")
 
 
 def list_files(args: argparse.Namespace) -> int:
-    files = list(client_from(args).files.list().data)
+    files = client_from(args).list_files()
     shown = [file for file in files if args.purpose is None or file.purpose == args.purpose]
     batch_files = sum(1 for file in files if file.purpose == "batch")
     if args.json:
@@ -126,19 +119,15 @@ def delete_files(args: argparse.Namespace) -> int:
         cutoff = time.time() - parse_age(args.older_than) if args.older_than else None
         chosen = [
             file
-            for file in client.files.list().data
+            for file in client.iter_files()
             if (args.purpose is None or file.purpose == args.purpose) and (cutoff is None or file.created_at < cutoff)
         ]
     deleted: list[str] = []
     missing: list[str] = []
     if not args.dry_run:
-        for file in chosen:
-            try:
-                client.files.delete(file.id)
-            except openai.NotFoundError:
-                missing.append(file.id)
-                continue
-            deleted.append(file.id)
+        result = client.delete_files(file.id for file in chosen)
+        missing = result.already_gone
+        deleted = [file_id for file_id in result.gone if file_id not in set(missing)]
     if args.json:
         print_json(
             {
@@ -167,31 +156,16 @@ class _Named:
         self.id = file_id
 
 
-def stream_to(client: openai.OpenAI, file_id: str, target: Path, on_progress: CounterFactory | None = None) -> int:
-    """Copy a file's content to ``target`` a chunk at a time; return the bytes written.
-
-    ``on_progress`` is called once the size is known and returns what counts each chunk (a bar).
-    """
-    written = 0
-    with client.files.with_streaming_response.content(file_id) as response, target.open("wb") as out:
-        length = response.headers.get("content-length")
-        total = int(length) if length and length.isdigit() else None
-        count = on_progress(total) if on_progress is not None else None
-        for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
-            out.write(chunk)
-            written += len(chunk)
-            if count is not None:
-                count(chunk)
-    return written
-
-
 def download_file(args: argparse.Namespace) -> int:
     target = Path(args.output or f"{args.file_id}.jsonl")
     with file_progress(args.quiet) as progress:
         bar = None if progress is None else functools.partial(progress.chunk_counter, target.name)
-        written = stream_to(client_from(args), args.file_id, target, on_progress=bar)
+        written = client_from(args).download_file(args.file_id, target, on_size=bar)
     if args.json:
         print_json({"file_id": args.file_id, "path": str(target), "bytes": written})
     else:
         print(f"Wrote {written} bytes of {args.file_id} to {target}")
     return EXIT_OK
+
+
+__getattr__ = moved_from(__name__)

@@ -30,6 +30,7 @@ from rich.progress import (
 from rich.text import Text
 
 from airflow_provider_kimi.batch._paths import OpenablePath, PathArg, as_path, display_name, local_size, open_read
+from airflow_provider_kimi.batch.errors import KimiValueError
 
 # Files are read and counted a block at a time: counting every line would cost more than the work.
 _REPORT_EVERY_BYTES = 1 << 20
@@ -132,7 +133,7 @@ class _TrackedPath:
 
     def open(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _CountingReader:
         if mode != "rb":
-            raise ValueError(f"{self.name} is opened for reading only, not {mode!r}")
+            raise KimiValueError(f"{self.name} is opened for reading only, not {mode!r}")
         return _CountingReader(open_read(self.source), self.progress, self.task)
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.policy import check_failures
-from airflow_provider_kimi.batch.pricing import BATCH_DISCOUNT, KIMI_K2_5_LIST_PRICES, Prices
+from airflow_provider_kimi.batch.pricing import BATCH_DISCOUNT, LIST_PRICES_BY_MODEL, Prices
 from airflow_provider_kimi.batch.results import (
     BatchResult,
     ResultsFileError,
@@ -33,9 +34,6 @@ EXIT_OK = 0
 EXIT_TOO_MANY_FAILURES = 1
 EXIT_USAGE = 2
 DEFAULT_SHOW = 20
-
-_LIST = KIMI_K2_5_LIST_PRICES
-_DEFAULT_LIST_PRICES = f"{_LIST.input_cache_miss},{_LIST.input_cache_hit},{_LIST.output}"
 
 
 def register(subparsers: Any) -> None:
@@ -80,19 +78,22 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--list-prices",
-        default=_DEFAULT_LIST_PRICES,
+        default=None,
         metavar="MISS,HIT,OUTPUT",
         help=(
-            "real-time USD per 1M tokens: input cache miss, input cache hit, output "
-            f"(default kimi-k2.5: {_DEFAULT_LIST_PRICES})"
+            "real-time USD per 1M tokens for every answer: input cache miss, input cache hit, output "
+            "(default: the published prices of the model each answer names)"
         ),
     )
     parser.add_argument(
         "--batch-discount",
         type=float,
-        default=BATCH_DISCOUNT,
+        default=None,
         metavar="D",
-        help=f"share taken off the list prices for batch work (default {BATCH_DISCOUNT})",
+        help=(
+            f"share taken off the list prices for batch work (default: each model's published batch price, "
+            f"{BATCH_DISCOUNT:.0%} off)"
+        ),
     )
     add_quiet_flag(parser)
     parser.set_defaults(handler=run)
@@ -101,14 +102,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read the files, print the table and summary; return the exit code."""
     try:
-        list_prices = _parse_prices(args.list_prices)
-        batch_prices = list_prices.discounted(args.batch_discount)
+        list_prices, batch_prices = _prices(args.list_prices, args.batch_discount)
         if args.show < 0:
-            raise ValueError("--show must be >= 0")
+            raise KimiValueError("--show must be >= 0")
         if args.max_failed_ratio is not None and not 0 <= args.max_failed_ratio <= 1:
-            raise ValueError("--max-failed-ratio must be between 0 and 1")
+            raise KimiValueError("--max-failed-ratio must be between 0 and 1")
         if args.max_failed_count is not None and args.max_failed_count < 0:
-            raise ValueError("--max-failed-count must be >= 0")
+            raise KimiValueError("--max-failed-count must be >= 0")
     except ValueError as exc:
         print(f"kimi-batch results: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -147,12 +147,24 @@ def _input_ids(paths: list[str], progress: FileProgress | None) -> Iterator[str]
     return itertools.chain.from_iterable(iter_input_custom_ids(tracked(progress, path)) for path in paths)
 
 
+def _prices(
+    list_text: str | None, discount: float | None
+) -> tuple[Prices | dict[str, Prices] | None, Prices | dict[str, Prices] | None]:
+    """Real-time and batch prices from the flags; ``None`` leaves each model's published price."""
+    if list_text is not None:
+        listed = _parse_prices(list_text)
+        return listed, listed.discounted(BATCH_DISCOUNT if discount is None else discount)
+    if discount is not None:
+        return None, {model: prices.discounted(discount) for model, prices in LIST_PRICES_BY_MODEL.items()}
+    return None, None
+
+
 def _parse_prices(text: str) -> Prices:
     parts = text.split(",")
     if len(parts) != 3:
-        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}")
+        raise KimiValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}")
     try:
         miss, hit, output = (float(part) for part in parts)
     except ValueError:
-        raise ValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}") from None
+        raise KimiValueError(f"--list-prices needs three numbers MISS,HIT,OUTPUT, got {text!r}") from None
     return Prices(input_cache_miss=miss, input_cache_hit=hit, output=output)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_kimi.batch.idempotency import FINGERPRINT_FIELD, RUN_KEY_FIELD, reusable_batch
-from airflow_provider_kimi.hooks.errors import is_transient
+from airflow_provider_kimi.batch.wait.backoff import RETRY_BACKOFF
+from airflow_provider_kimi.client.translate import is_transient
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ def send_once(find: Callable[[], T | None], send: Callable[[], T]) -> tuple[T, b
         except Exception as err:
             if attempt == ATTEMPTS or not is_transient(err):
                 raise
-            time.sleep(min(2.0**attempt / 2, 8.0))
+            time.sleep(RETRY_BACKOFF.delay(attempt, random.random()))
             existing = find()
             if existing is not None:
                 return existing, True

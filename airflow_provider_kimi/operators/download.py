@@ -10,13 +10,13 @@ from airflow.providers.common.compat.sdk import Asset
 
 from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import make_folder
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.outcome import ended_batch_error
 from airflow_provider_kimi.batch.policy import check_failures, check_limits
-from airflow_provider_kimi.batch.pricing import KIMI_K2_5_BATCH_PRICES, KIMI_K2_5_LIST_PRICES, Prices
 from airflow_provider_kimi.batch.results import ChunkedResultsReader
 from airflow_provider_kimi.batch.snapshot import batch_id_of, batch_snapshot
 from airflow_provider_kimi.batch.status import BatchStatus
-from airflow_provider_kimi.batch.summary import SummaryBuilder, iter_input_custom_ids
+from airflow_provider_kimi.batch.summary import PriceList, SummaryBuilder, iter_input_custom_ids
 from airflow_provider_kimi.exceptions import KimiBatchEndedError, KimiResultsPolicyError
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
@@ -36,7 +36,7 @@ def is_fixed_url(destination: Any) -> bool:
 def result_file_name(batch_id: str, kind: str) -> str:
     """``<batch id>.output.jsonl`` or ``<batch id>.error.jsonl``: a name, never a path."""
     if not _SAFE_ID.match(batch_id):
-        raise ValueError(f"Refusing to name a file after batch id {batch_id!r}: not a plain Kimi id.")
+        raise KimiValueError(f"Refusing to name a file after batch id {batch_id!r}: not a plain Kimi id.")
     return f"{batch_id}.{kind}.jsonl"
 
 
@@ -60,8 +60,9 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
     :param max_failed_count: Fail the task when more than this many requests did not succeed.
     :param declare_asset: When ``destination`` is a fixed URL (no template), declare it as an Airflow
         asset this task updates, so DAGs scheduled on it run when fresh results land. Default True.
-    :param prices: Batch prices per 1M tokens for the estimate; default kimi-k2.5's list less 40%.
-    :param realtime_prices: Real-time prices for comparison; default kimi-k2.5's list price.
+    :param prices: Batch prices per 1M tokens for the estimate: one ``Prices`` for every token, or a
+        mapping by model; default the published batch price of the model the answers name.
+    :param realtime_prices: Real-time prices for comparison, the same way; default the published list price.
     :param kimi_conn_id: The Kimi connection id. Default ``kimi_default``.
     """
 
@@ -77,8 +78,8 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         max_failed_ratio: float | None = None,
         max_failed_count: int | None = None,
         declare_asset: bool = True,
-        prices: Prices = KIMI_K2_5_BATCH_PRICES,
-        realtime_prices: Prices = KIMI_K2_5_LIST_PRICES,
+        prices: PriceList = None,
+        realtime_prices: PriceList = None,
         **kwargs: Any,
     ) -> None:
         if declare_asset and is_fixed_url(destination):
@@ -101,7 +102,7 @@ class KimiDownloadResultsOperator(KimiBaseOperator):
         snapshot = batch_snapshot(self.hook.get_batch(requested))
         batch_id, status = str(snapshot["id"]), BatchStatus(snapshot["status"])
         if not status.is_terminal:
-            raise ValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")
+            raise KimiValueError(f"Batch {batch_id} is still {status.value}: wait for it (KimiBatchSensor) first.")
         if status is BatchStatus.FAILED:
             raise KimiBatchEndedError(ended_batch_error(snapshot, ()) or f"Batch {batch_id} failed.")
         folder = storage_path(self.destination)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import openai
-
+from airflow_provider_kimi.batch.errors import KimiTypeError
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.operators.base import KimiBaseOperator
 
@@ -33,7 +32,7 @@ def file_ids_of(values: Any) -> list[str]:
         elif isinstance(value, Iterable):
             pending[:0] = list(value)
         elif value is not None:
-            raise TypeError(f"file_ids: expected file ids or batch dicts, got {type(value).__name__}")
+            raise KimiTypeError(f"file_ids: expected file ids or batch dicts, got {type(value).__name__}")
     return list(found)
 
 
@@ -63,24 +62,21 @@ class KimiDeleteFilesOperator(KimiBaseOperator):
         return self.delete(file_ids_of(self.file_ids))
 
     def delete(self, file_ids: Sequence[str]) -> list[str]:
-        """Delete ``file_ids``; return those no longer on Kimi (deleted now, or already gone).
+        """Delete ``file_ids``; return those no longer on Kimi (deleted now, or already gone)."""
+        return delete_and_log(self, file_ids, missing_ok=self.missing_ok)
 
-        An id already gone counts as deleted, so a retry after a partial cleanup reports them all.
-        """
-        gone: list[str] = []
-        already: list[str] = []
-        for file_id in file_ids:
-            try:
-                self.hook.delete_file(file_id)
-            except openai.NotFoundError:
-                if not self.missing_ok:
-                    raise
-                already.append(file_id)
-            gone.append(file_id)
-        self.log.info(
-            "Deleted %s files on Kimi (%s already gone): %s",
-            len(gone) - len(already),
-            len(already),
-            ", ".join(gone) or "none",
-        )
-        return gone
+
+def delete_and_log(operator: KimiBaseOperator, file_ids: Sequence[str], *, missing_ok: bool = True) -> list[str]:
+    """The delete every Kimi task shares: each id once, a 404 only logged with ``missing_ok``.
+
+    Returns the ids no longer on Kimi; an id already gone counts as deleted, so a retry after a
+    partial cleanup reports them all.
+    """
+    result = operator.hook.delete_files(file_ids, missing_ok=missing_ok)
+    operator.log.info(
+        "Deleted %s files on Kimi (%s already gone): %s",
+        len(result.gone) - len(result.already_gone),
+        len(result.already_gone),
+        ", ".join(result.gone) or "none",
+    )
+    return result.gone

@@ -1,8 +1,11 @@
 """The tasks ``kimi_batch_job`` adds around the stage operators: split, plan a round, merge, clean up.
 
-They hold no HTTP of their own beyond deleting files: planning and merging are ``batch/jobs``,
-and the batches run through the stage operators, one mapped task per part. Tasks find each
-other's results by task id (known when the DAG is parsed) and map index.
+They hold no HTTP of their own beyond deleting files, and no rule of their own: the planning, the
+cost ceilings and the bill are :mod:`~airflow_provider_kimi.batch.jobs.planning`, the folders
+:mod:`~airflow_provider_kimi.batch.jobs.layout`, and what travels between the tasks is typed and
+checked by :mod:`~airflow_provider_kimi.batch.jobs.contract`. The batches run through the stage
+operators, one mapped task per part. Tasks find each other's results by task id (known when the
+DAG is parsed) and map index.
 """
 
 from __future__ import annotations
@@ -11,37 +14,35 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSkipException
+from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from airflow_provider_kimi import lineage
-from airflow_provider_kimi.batch._paths import folder_entries, make_folder, open_read
-from airflow_provider_kimi.batch.jobs.costs import (
-    TokensByModel,
-    account_currency,
-    batch_prices,
-    estimate,
-    worst_case_tokens,
+from airflow_provider_kimi._moved import moved_from
+from airflow_provider_kimi.batch._paths import folder_entries, make_folder
+from airflow_provider_kimi.batch.jobs import layout, planning, table
+from airflow_provider_kimi.batch.jobs.contract import (
+    DownloadManifest,
+    JobManifest,
+    PartSpec,
+    read_downloads,
+    read_manifest,
+    read_parts,
+    read_plan,
 )
 from airflow_provider_kimi.batch.jobs.merge import BatchFiles, JobPart, merge_job
-from airflow_provider_kimi.batch.jobs.rounds import RanPart, plan_resubmission
-from airflow_provider_kimi.batch.jobs.table import table_writer
+from airflow_provider_kimi.batch.jobs.rounds import plan_resubmission
 from airflow_provider_kimi.batch.limits import BATCH_MODELS, MAX_FILE_BYTES
-from airflow_provider_kimi.batch.pricing import Prices
+from airflow_provider_kimi.batch.pricing import Prices, TokensByModel, account_currency, batch_prices, estimate
 from airflow_provider_kimi.batch.results import source_name
 from airflow_provider_kimi.batch.splitter import split_file
-from airflow_provider_kimi.batch.validator import InvalidBatchInputError, Problem, ValidationReport, validate_file
-from airflow_provider_kimi.exceptions import KimiResultsPolicyError
+from airflow_provider_kimi.batch.validator import InvalidBatchInputError, validate_file
+from airflow_provider_kimi.exceptions import KimiJobError, KimiResultsPolicyError
+from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
-from airflow_provider_kimi.operators.files import KimiDeleteFilesOperator, file_ids_of
+from airflow_provider_kimi.operators.files import delete_and_log, file_ids_of
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-DEFAULT_MAX_PART_BYTES = MAX_FILE_BYTES * 95 // 100
-"""Kimi's 100 MB input limit less a 5% margin."""
-
-COUNTED_STATUSES = ("succeeded", "failed", "expired", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,6 @@ class RoundTasks:
     upload: str
     wait: str
     download: str
-
-
-def round_folder(destination: Any, number: int) -> Any:
-    """``<destination>/round-<n>``: one folder per round, so rounds never mix their files."""
-    return storage_path(destination) / f"round-{number}"
 
 
 def _empty_folder(folder: Any) -> None:
@@ -76,23 +72,18 @@ def _pull_mapped(context: Context, task_id: str, count: int) -> list[Any]:
     return list(values) if values is not None else []
 
 
-def _pull_parts(context: Context, task_id: str) -> list[dict[str, Any]] | None:
-    """A round's parts (path, lines, model), or ``None`` when that round did not run."""
-    parts = context["ti"].xcom_pull(task_ids=task_id, key="parts")
-    return list(parts) if parts else None
+def _pull_parts(context: Context, task_id: str) -> list[PartSpec] | None:
+    """A round's parts, or ``None`` when that round did not run."""
+    return read_parts(context["ti"].xcom_pull(task_ids=task_id, key="parts"), task_id=task_id)
 
 
-def _worst_case_cost(
-    operator: KimiBaseOperator,
-    spent: TokensByModel,
-    worst: TokensByModel,
-    prices: Mapping[str, Prices] | None,
-) -> tuple[float | None, str | None]:
-    tokens = TokensByModel()
-    tokens.merge(spent)
-    tokens.merge(worst)
-    cost = estimate(tokens, batch_prices(prices), account_currency(operator.hook.settings.base_url))
-    return cost.usd, cost.reason
+def _pull_round(context: Context, tasks: RoundTasks) -> tuple[list[PartSpec], list[DownloadManifest]] | None:
+    """A round that ran: its parts and, in the same order, their download manifests."""
+    parts = _pull_parts(context, tasks.parts)
+    if parts is None:
+        return None
+    downloads = _pull_mapped(context, tasks.download, len(parts))
+    return parts, read_downloads(downloads, task_id=tasks.download, count=len(parts))
 
 
 class KimiJobPartsOperator(KimiBaseOperator):
@@ -110,10 +101,14 @@ class KimiJobPartsOperator(KimiBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.destination = destination
-        self.max_part_bytes = max_part_bytes or DEFAULT_MAX_PART_BYTES
+        self.max_part_bytes = max_part_bytes or planning.DEFAULT_MAX_PART_BYTES
         self.max_part_lines = max_part_lines
         self.max_cost_usd = max_cost_usd
         self.prices = prices
+
+    def currency(self) -> str:
+        """The currency the connection's account is billed in."""
+        return account_currency(self.hook.settings.base_url)
 
 
 class KimiJobSplitOperator(KimiJobPartsOperator):
@@ -137,18 +132,19 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         """OpenLineage: the job's requests file is its input dataset."""
         return lineage.lineage(inputs=lineage.datasets(self.input_path))
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> list[str]:
         source = storage_path(self.input_path)
-        folder = round_folder(self.destination, 1) / "inputs"
+        folder = layout.inputs_folder(storage_path(self.destination), 1)
         _empty_folder(folder)
         parts = split_file(source, folder, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines)
-        details: list[dict[str, Any]] = []
+        details: list[PartSpec] = []
         first_line = 1
         for part in parts:
             report = validate_file(part.path, max_bytes=MAX_FILE_BYTES, allowed_models=self.allowed_models)
             if not report.ok:
-                raise InvalidBatchInputError(as_input_report(report, source_name(source), first_line))
-            details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": report.model})
+                raise InvalidBatchInputError(planning.as_input_report(report, source_name(source), first_line))
+            details.append(planning.part_spec(part.path, part.lines, part.bytes, report.model))
             first_line += part.lines
             self.log.info("%s: %s requests, %s bytes, model %s", part.path, part.lines, part.bytes, report.model)
         if self.max_cost_usd is not None:
@@ -157,35 +153,18 @@ class KimiJobSplitOperator(KimiJobPartsOperator):
         self.log.info("Split %s into %s parts of %s requests in all.", source, len(details), first_line - 1)
         return [part["path"] for part in details]
 
-    def _check_cost(self, parts: list[dict[str, Any]]) -> None:
-        worst = TokensByModel()
-        for part in parts:
-            with open_read(storage_path(part["path"])) as handle:
-                for raw in handle:
-                    model, prompt, completion = worst_case_tokens(orjson.loads(raw), len(raw))
-                    worst.for_model(model).add(prompt, 0, completion)
-        usd, reason = _worst_case_cost(self, TokensByModel(), worst, self.prices)
-        if usd is None:
-            raise AirflowFailException(f"max_cost_usd needs a cost figure, and there is none: {reason}.")
-        if usd > (self.max_cost_usd or 0):
-            raise AirflowFailException(
-                f"The input could cost up to ${usd:.2f} at batch prices, over max_cost_usd ${self.max_cost_usd:.2f}; "
-                "nothing was uploaded. Set max_tokens on the requests, or raise max_cost_usd."
+    def _check_cost(self, parts: list[PartSpec]) -> None:
+        worst = planning.worst_case_of([storage_path(part["path"]) for part in parts])
+        cost = planning.worst_case_cost(TokensByModel(), worst, self.prices, self.currency())
+        if cost.usd is None:
+            raise KimiJobError(f"max_cost_usd needs a cost figure, and there is none: {cost.reason}.")
+        if cost.usd > (self.max_cost_usd or 0):
+            raise KimiJobError(
+                f"The input could cost up to ${cost.usd:.2f} at batch prices, over max_cost_usd "
+                f"${self.max_cost_usd:.2f}; nothing was uploaded. Set max_tokens on the requests, "
+                "or raise max_cost_usd."
             )
-        self.log.info("Worst case at batch prices: $%.2f (max_cost_usd $%.2f).", usd, self.max_cost_usd)
-
-
-def as_input_report(report: ValidationReport, input_name: str, first_line: int) -> ValidationReport:
-    """A part's report, with lines counted in the job's input file (the file the user knows)."""
-    shifted = [Problem(p.line + first_line - 1 if p.line > 0 else p.line, p.field, p.message) for p in report.problems]
-    return ValidationReport(
-        file=input_name,
-        lines=report.lines,
-        bytes=report.bytes,
-        model=report.model,
-        problems=shifted,
-        total_problems=report.total_problems,
-    )
+        self.log.info("Worst case at batch prices: $%.2f (max_cost_usd $%.2f).", cost.usd, self.max_cost_usd)
 
 
 class KimiJobPlanRoundOperator(KimiJobPartsOperator):
@@ -205,43 +184,32 @@ class KimiJobPlanRoundOperator(KimiJobPartsOperator):
         self.previous = previous
         self.previous_plan = previous_plan
 
+    @kimi_errors_explained
     def execute(self, context: Context) -> list[str]:
         ti = context["ti"]
-        parts = _pull_parts(context, self.previous.parts)
-        if parts is None:
+        ran = _pull_round(context, self.previous)
+        if ran is None:
             raise AirflowSkipException(f"Round {self.previous.number} did not run: nothing to send again.")
-        earlier = ti.xcom_pull(task_ids=self.previous_plan, key="plan") if self.previous_plan else None
-        spent = TokensByModel.from_dict((earlier or {}).get("spent"))
-        downloads = _pull_mapped(context, self.previous.download, len(parts))
-        ran = [
-            RanPart(
-                input=storage_path(part["path"]),
-                model=part.get("model"),
-                batch_id=manifest["batch_id"],
-                status=manifest["status"],
-                files=tuple(storage_path(manifest[key]) for key in ("output_path", "error_path") if manifest[key]),
-            )
-            for part, manifest in zip(parts, downloads, strict=True)
-        ]
-        folder = round_folder(self.destination, self.round_number)
+        earlier = None
+        if self.previous_plan:
+            earlier = read_plan(ti.xcom_pull(task_ids=self.previous_plan, key="plan"), task_id=self.previous_plan)
+        spent = TokensByModel.from_dict(earlier["spent"] if earlier else None)
+        destination = storage_path(self.destination)
+        folder = layout.round_folder(destination, self.round_number)
         _empty_folder(folder)
-        plan = plan_resubmission(ran, lambda model: (folder / f"resubmit.{_safe(model)}.jsonl").open("wb"))
+        plan = plan_resubmission(
+            planning.ran_parts(*ran, storage_path),
+            lambda model: layout.resubmit_file(destination, self.round_number, model).open("wb"),
+        )
         spent.merge(plan.spent)
-        decision: dict[str, Any] = {
-            "round": self.round_number,
-            "requests": plan.requests,
-            "reasons": dict(plan.reasons),
-            "stopped": plan.stopped,
-            "spent": spent.to_dict(),
-        }
-        if plan.requests and plan.stopped is None and self.max_cost_usd is not None:
-            usd, reason = _worst_case_cost(self, spent, plan.worst_case, self.prices)
-            if usd is None or usd > self.max_cost_usd:
-                shown = "unknown" if usd is None else f"${usd:.2f}"
-                decision["stopped"] = (
-                    f"round {self.round_number} could bring the job to {shown} at worst "
-                    f"(max_cost_usd ${self.max_cost_usd:.2f}){': ' + reason if reason else ''}"
-                )
+        decision = planning.round_plan(
+            self.round_number,
+            plan,
+            spent,
+            max_cost_usd=self.max_cost_usd,
+            prices=self.prices,
+            currency=self.currency() if plan.requests and self.max_cost_usd is not None else "USD",
+        )
         ti.xcom_push(key="plan", value=decision)
         if decision["stopped"]:
             self.log.warning("No round %s: %s.", self.round_number, decision["stopped"])
@@ -250,33 +218,29 @@ class KimiJobPlanRoundOperator(KimiJobPartsOperator):
             raise AirflowSkipException(f"Round {self.previous.number} left nothing worth sending again.")
         reasons = ", ".join(f"{count} {reason}" for reason, count in plan.reasons.most_common())
         self.log.info("Round %s sends %s requests again (%s).", self.round_number, plan.requests, reasons)
-        return self._split(context, folder, plan.requests_by_model)
+        return self._split(context, destination, plan.requests_by_model)
 
-    def _split(self, context: Context, folder: Any, models: Mapping[str, int]) -> list[str]:
-        inputs = folder / "inputs"
+    def _split(self, context: Context, destination: Any, models: Mapping[str, int]) -> list[str]:
+        inputs = layout.inputs_folder(destination, self.round_number)
         _empty_folder(inputs)
-        details: list[dict[str, Any]] = []
+        details: list[PartSpec] = []
         for model in models:
-            source = folder / f"resubmit.{_safe(model)}.jsonl"
+            source = layout.resubmit_file(destination, self.round_number, model)
             # One model per file: each model's requests are split under its own prefix, side by side.
             parts = split_file(
                 source, inputs, max_bytes=self.max_part_bytes, max_lines=self.max_part_lines, overwrite=True
             )
-            for part in parts:
-                details.append({"path": str(part.path), "lines": part.lines, "bytes": part.bytes, "model": model})
+            details += [planning.part_spec(part.path, part.lines, part.bytes, model) for part in parts]
         context["ti"].xcom_push(key="parts", value=details)
         return [part["path"] for part in details]
-
-
-def _safe(model: str) -> str:
-    return "".join(char if char.isalnum() or char in "-._" else "_" for char in model)
 
 
 class KimiJobMergeOperator(KimiBaseOperator):
     """Write the results table: one row per input request, in input order, from every round.
 
     Checks the table's row count against the input, applies ``max_failed_ratio``, and returns the
-    job's manifest (no results in XCom: only paths, counts, tokens and cost).
+    job's manifest (no results in XCom: only paths, counts, tokens and cost). The tokens and
+    ``estimated_cost_usd`` are the bill: every result line of every round, by its part's model.
     """
 
     template_fields: Sequence[str] = ("destination", "kimi_conn_id")
@@ -302,58 +266,64 @@ class KimiJobMergeOperator(KimiBaseOperator):
         self.prices = prices
         self.results_path: Any = None  # set by execute, read by the OpenLineage hook
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    @kimi_errors_explained
+    def execute(self, context: Context) -> JobManifest:
         first: list[JobPart] = []
         later: list[BatchFiles] = []
         batch_ids: list[str] = []
+        ran: list[tuple[list[PartSpec], list[DownloadManifest]]] = []
         expected = 0
         for tasks in self.rounds:
-            parts = _pull_parts(context, tasks.parts)
-            if parts is None:
+            this_round = _pull_round(context, tasks)
+            if this_round is None:
                 continue
-            for part, manifest in zip(parts, _pull_mapped(context, tasks.download, len(parts)), strict=True):
-                files = tuple(storage_path(manifest[key]) for key in ("output_path", "error_path") if manifest[key])
-                batch = BatchFiles(tasks.number, manifest["batch_id"], files)
+            ran.append(this_round)
+            for part, download in zip(*this_round, strict=True):
+                batch = BatchFiles(tasks.number, download["batch_id"], planning.result_files(download, storage_path))
                 batch_ids.append(batch.batch_id)
                 if tasks.number == 1:
-                    first.append(JobPart(storage_path(part["path"]), part.get("model"), batch))
-                    expected += int(part["lines"])
+                    first.append(JobPart(storage_path(part["path"]), part["model"], batch))
+                    expected += part["lines"]
                 else:
                     later.append(batch)
-        path = storage_path(self.destination) / f"results.{self.results_format}"
-        writer = table_writer(path, self.results_format)
+        path = layout.results_table(storage_path(self.destination), self.results_format)
+        writer = table.table_writer(path, self.results_format)
         try:
             stats = merge_job(first, later, writer)
         finally:
             writer.close()
-        written = count_rows(path, self.results_format)
+        written = table.count_rows(path, self.results_format)
         if written != expected or stats.rows != expected:
-            raise AirflowFailException(
+            raise KimiJobError(
                 f"{path} has {written} rows for {expected} requests in the input: the table is incomplete."
             )
-        decisions = [plan for plan in (context["ti"].xcom_pull(task_ids=t, key="plan") for t in self.plans) if plan]
-        cost = estimate(stats.tokens, batch_prices(self.prices), account_currency(self.hook.settings.base_url))
-        counts = {status: stats.counts.get(status, 0) for status in COUNTED_STATUSES}
-        manifest = {
-            "results_path": str(path),
-            "results_format": self.results_format,
-            "rows": written,
-            "parts": len(first),
-            "rounds": max((tasks.number for tasks in self.rounds if _pull_parts(context, tasks.parts)), default=0),
-            "batch_ids": batch_ids,
-            "counts": counts,
-            "rows_by_round": {str(number): rows for number, rows in sorted(stats.rounds.items())},
-            "prompt_tokens": sum(t.prompt for t in stats.tokens.models.values()),
-            "cached_tokens": sum(t.cached for t in stats.tokens.models.values()),
-            "completion_tokens": sum(t.completion for t in stats.tokens.models.values()),
-            "tokens_by_model": stats.tokens.to_dict(),
-            "estimated_cost_usd": cost.usd,
-            "cost_note": cost.reason,
-            "resubmitted": sum(int(plan["requests"]) for plan in decisions if not plan.get("stopped")),
-            "resubmissions": decisions,
-            "stopped": next((plan["stopped"] for plan in decisions if plan.get("stopped")), None),
-            "deleted_files": [],
-        }
+        ti = context["ti"]
+        decisions = [
+            plan for plan in (read_plan(ti.xcom_pull(task_ids=t, key="plan"), task_id=t) for t in self.plans) if plan
+        ]
+        billed = planning.billed_tokens(ran)
+        cost = estimate(billed, batch_prices(self.prices), account_currency(self.hook.settings.base_url))
+        counts = {status: stats.counts.get(status, 0) for status in planning.COUNTED_STATUSES}
+        manifest = JobManifest(
+            results_path=str(path),
+            results_format=self.results_format,
+            rows=written,
+            parts=len(first),
+            rounds=max((tasks.number for tasks in self.rounds if _pull_parts(context, tasks.parts)), default=0),
+            batch_ids=batch_ids,
+            counts=counts,
+            rows_by_round={str(number): rows for number, rows in sorted(stats.rounds.items())},
+            prompt_tokens=sum(t.prompt for t in billed.models.values()),
+            cached_tokens=sum(t.cached for t in billed.models.values()),
+            completion_tokens=sum(t.completion for t in billed.models.values()),
+            tokens_by_model=billed.to_dict(),
+            estimated_cost_usd=cost.usd,
+            cost_note=cost.reason,
+            resubmitted=sum(plan["requests"] for plan in decisions if not plan["stopped"]),
+            resubmissions=decisions,
+            stopped=next((plan["stopped"] for plan in decisions if plan["stopped"]), None),
+            deleted_files=[],
+        )
         self.log.info(
             "Results table %s: %s rows (%s). Estimated cost: %s.",
             path,
@@ -375,23 +345,7 @@ class KimiJobMergeOperator(KimiBaseOperator):
         return lineage.lineage(outputs=lineage.datasets(self.results_path))
 
 
-def count_rows(path: Any, results_format: str) -> int:
-    """The rows a written table holds, read back from storage."""
-    if results_format == "parquet":
-        import pyarrow.parquet as pq
-
-        with path.open("rb") as handle:
-            return int(pq.ParquetFile(handle).metadata.num_rows)
-    rows = 0
-    last = b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            rows += chunk.count(b"\n")
-            last = chunk[-1:]
-    return rows + (last != b"\n")
-
-
-class KimiJobCleanupOperator(KimiDeleteFilesOperator):
+class KimiJobCleanupOperator(KimiBaseOperator):
     """Delete every file the job made on Kimi, once its results table is written and checked.
 
     Runs whatever became of the job (``trigger_rule="all_done"``) so that it can say what happens:
@@ -401,13 +355,17 @@ class KimiJobCleanupOperator(KimiDeleteFilesOperator):
     ever deleted.
     """
 
+    template_fields: Sequence[str] = ("kimi_conn_id",)
+    ui_color = "#f0e0ff"
+
     def __init__(self, *, rounds: Sequence[RoundTasks], merge: str, **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
-        super().__init__(file_ids=[], **kwargs)
+        super().__init__(**kwargs)
         self.rounds = list(rounds)
         self.merge = merge
 
-    def execute(self, context: Context) -> Any:
+    @kimi_errors_explained
+    def execute(self, context: Context) -> JobManifest:
         made: list[Any] = []
         for tasks in self.rounds:
             parts = _pull_parts(context, tasks.parts)
@@ -416,11 +374,14 @@ class KimiJobCleanupOperator(KimiDeleteFilesOperator):
             made += _pull_mapped(context, tasks.upload, len(parts))
             made += _pull_mapped(context, tasks.wait, len(parts))
         file_ids = file_ids_of(made)
-        manifest = context["ti"].xcom_pull(task_ids=self.merge)
-        if not manifest:
+        manifest = read_manifest(context["ti"].xcom_pull(task_ids=self.merge), task_id=self.merge)
+        if manifest is None:
             listed = ", ".join(file_ids) or "none"
-            raise AirflowFailException(
+            raise KimiJobError(
                 f"The job did not finish, so its {len(file_ids)} files on Kimi are kept (they may hold paid "
                 f"results): {listed}. Delete them with KimiDeleteFilesOperator or `kimi-batch files delete`."
             )
-        return {**manifest, "deleted_files": self.delete(file_ids)}
+        return JobManifest(**{**manifest, "deleted_files": delete_and_log(self, file_ids)})
+
+
+__getattr__ = moved_from(__name__)

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import conf
 
 from airflow_provider_kimi import lineage
 from airflow_provider_kimi.batch._paths import sha256_of
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.idempotency import (
     FINGERPRINT_FIELD,
     RESERVED_METADATA_KEYS,
@@ -24,10 +25,15 @@ from airflow_provider_kimi.batch.metadata import MAX_METADATA_PAIRS, check_metad
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_id_of, batch_snapshot, describe_progress
 from airflow_provider_kimi.batch.validator import ensure_valid
-from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, WaitCore
+from airflow_provider_kimi.batch.wait import (
+    CANCEL_POLL_INTERVAL_SECONDS,
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    WaitCore,
+)
 from airflow_provider_kimi.batch.windows import parse_completion_window, wait_timeout_for
+from airflow_provider_kimi.client.api import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
-from airflow_provider_kimi.hooks.kimi import BATCH_ENDPOINT
 from airflow_provider_kimi.hooks.reattach import create_batch_once, upload_once
 from airflow_provider_kimi.links import KimiBatchConsoleLink
 from airflow_provider_kimi.operators.base import KimiBaseOperator, storage_path
@@ -171,7 +177,7 @@ class KimiCreateBatchOperator(KimiBaseOperator):
         metadata: Mapping[str, str] | None = None,
         wait_for_completion: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 60.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         wait_timeout: float | None = None,
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = True,
@@ -207,10 +213,10 @@ class KimiCreateBatchOperator(KimiBaseOperator):
             return batch
         reserved = RESERVED_METADATA_KEYS & set(metadata or {})
         if reserved:
-            raise ValueError(f"metadata keys {sorted(reserved)} are set by the operator when reattach=True.")
+            raise KimiValueError(f"metadata keys {sorted(reserved)} are set by the operator when reattach=True.")
         room = MAX_METADATA_PAIRS - len(RESERVED_METADATA_KEYS)
         if metadata and len(metadata) > room:
-            raise ValueError(
+            raise KimiValueError(
                 f"metadata has {len(metadata)} pairs; with reattach=True the operator adds "
                 f"{' and '.join(sorted(RESERVED_METADATA_KEYS))}, so at most {room} are left "
                 "(or set reattach=False)."
@@ -308,7 +314,7 @@ class KimiCancelBatchOperator(KimiBaseOperator):
         *,
         batch_id: Any,
         wait_for_cancellation: bool = False,
-        poll_interval: float = 10.0,
+        poll_interval: float = CANCEL_POLL_INTERVAL_SECONDS,
         wait_timeout: float = 3600.0,
         **kwargs: Any,
     ) -> None:

@@ -11,7 +11,7 @@ from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnVa
 
 from airflow_provider_kimi.batch.outcome import DEFAULT_SUCCEED_ON, check_succeed_on
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, batch_id_of, describe_progress
-from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, WaitCore
+from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, DEFAULT_POLL_INTERVAL_SECONDS, WaitCore
 from airflow_provider_kimi.batch.windows import DEFAULT_WAIT_TIMEOUT_SECONDS
 from airflow_provider_kimi.hooks.errors import kimi_errors_explained
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
@@ -58,7 +58,7 @@ class KimiBatchSensor(BaseSensorOperator):
         batch_id: Any,
         kimi_conn_id: str = KimiBatchHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poke_interval: float = 60.0,
+        poke_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         timeout: float = DEFAULT_WAIT_TIMEOUT_SECONDS,
         succeed_on: Collection[str] = DEFAULT_SUCCEED_ON,
         cancel_on_kill: bool = False,

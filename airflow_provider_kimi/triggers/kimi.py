@@ -11,12 +11,20 @@ from typing import Any
 import openai
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot
-from airflow_provider_kimi.batch.wait import DEFAULT_MAX_CONSECUTIVE_ERRORS, PollFailure, Step, WaitCore
-from airflow_provider_kimi.hooks.async_clients import SharedAsyncClient, acquire_client, release_client, shared_client
-from airflow_provider_kimi.hooks.errors import describe_error, explain, poll_failure
+from airflow_provider_kimi.batch.wait import (
+    DEFAULT_MAX_CONSECUTIVE_ERRORS,
+    DEFAULT_POLL_INTERVAL_SECONDS,
+    PollFailure,
+    Step,
+    WaitCore,
+)
+from airflow_provider_kimi.client.poller import poller_for
+from airflow_provider_kimi.client.shared import SharedAsyncClient
+from airflow_provider_kimi.client.translate import describe_error, explain, poll_failure
+from airflow_provider_kimi.hooks.async_clients import acquire_client, release_client, shared_client
 from airflow_provider_kimi.hooks.kimi import KimiBatchHook
-from airflow_provider_kimi.hooks.poller import poller_for
 
 # A poll may wait this share of its interval for other waits' polls to join the same round.
 GATHER_SHARE = 0.1
@@ -26,8 +34,8 @@ class KimiBatchTrigger(BaseTrigger):
     """Poll a Kimi batch with the async client until it ends, then yield exactly one event.
 
     Every wait of one connection in a triggerer shares one async client, one request budget
-    (the connection's ``max_requests_per_minute``, see :mod:`~airflow_provider_kimi.hooks.async_clients`)
-    and one poller (:mod:`~airflow_provider_kimi.hooks.poller`) that learns the status of every due
+    (the connection's ``max_requests_per_minute``, see :mod:`~airflow_provider_kimi.client.shared`)
+    and one poller (:mod:`~airflow_provider_kimi.client.poller`) that learns the status of every due
     wait from as few list or retrieve calls as it can. Thousands of waits open a few HTTP
     connections and keep to the account's rate limit together; a 429 makes all of them back off.
     Each wait keeps its own interval, deadline and error count (the
@@ -48,17 +56,17 @@ class KimiBatchTrigger(BaseTrigger):
         moved to another triggerer keeps the same deadline. Wins over ``timeout``.
     :param cancel_on_kill: Cancel the batch when a user kills the deferred task (Airflow 3.3+).
     :param max_consecutive_errors: Transient failures (429, 5xx, network) tolerated in a row,
-        each after the connection's ``max_retries`` quick retries.
+        each after the connection's ``max_retries`` quick retries by the paced transport.
     :param adaptive_polling: Poll a batch less often as it ages: ``poll_interval`` for its first
         10 minutes, then growing with its age up to 10 x ``poll_interval`` or 10 minutes
-        (:func:`~airflow_provider_kimi.batch.polling.adaptive_poll_interval`).
+        (:func:`~airflow_provider_kimi.batch.wait.interval.adaptive_poll_interval`).
     """
 
     def __init__(
         self,
         batch_id: str,
         conn_id: str = KimiBatchHook.default_conn_name,
-        poll_interval: float = 60.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL_SECONDS,
         timeout: float | None = None,
         *,
         end_time: float | None = None,
@@ -68,7 +76,7 @@ class KimiBatchTrigger(BaseTrigger):
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if end_time is None and timeout is None:
-            raise ValueError("KimiBatchTrigger needs a timeout (seconds) or an end_time (epoch seconds).")
+            raise KimiValueError("KimiBatchTrigger needs a timeout (seconds) or an end_time (epoch seconds).")
         self.batch_id = batch_id
         self.conn_id = conn_id
         self.poll_interval = float(poll_interval)
@@ -140,7 +148,7 @@ class KimiBatchTrigger(BaseTrigger):
         core = self.wait_core()
         while True:
             now = time.time()
-            if now >= self.end_time:
+            if core.expired(now):
                 return self._event("timeout", core.timed_out().message)
             core.polling(now)
             try:
@@ -148,7 +156,7 @@ class KimiBatchTrigger(BaseTrigger):
                     self.batch_id,
                     core.created_at,
                     within=core.interval(now) * GATHER_SHARE,
-                    timeout=self.end_time - now,
+                    timeout=core.time_left(now),
                 )
             except TimeoutError:
                 return self._event("timeout", core.timed_out().message)

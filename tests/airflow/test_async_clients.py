@@ -7,38 +7,17 @@ import json
 import time
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 from test_trigger import all_events, start_batch, use_connection
 
-from airflow_provider_kimi.batch.polling import RequestBudget
+from airflow_provider_kimi.batch.send.budget import RequestBudget
+from airflow_provider_kimi.client import shared as async_clients
+from airflow_provider_kimi.client.settings import KimiClientSettings, resolve_client_settings
+from airflow_provider_kimi.client.shared import SharedAsyncClient
 from airflow_provider_kimi.exceptions import KimiConnectionError
-from airflow_provider_kimi.hooks import async_clients
-from airflow_provider_kimi.hooks.async_clients import (
-    SharedAsyncClient,
-    acquire_client,
-    release_client,
-    retry_after_seconds,
-    shared_client,
-)
-from airflow_provider_kimi.hooks.kimi import KimiClientSettings, resolve_client_settings
+from airflow_provider_kimi.hooks.async_clients import acquire_client, release_client, shared_client
 from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
-
-
-def rate_limit_error(**headers: str) -> openai.RateLimitError:
-    request = httpx2.Request("GET", "http://kimi.test/v1/batches/b1")
-    response = httpx2.Response(429, headers=headers, request=request)
-    return openai.RateLimitError("rate limited", response=response, body=None)
-
-
-@pytest.mark.parametrize(
-    ("headers", "expected"),
-    [({"retry-after-ms": "250"}, 0.25), ({"retry-after": "3"}, 3.0), ({}, None), ({"retry-after": "soon"}, None)],
-)
-def test_retry_after_is_read_from_either_header(headers, expected):
-    assert retry_after_seconds(rate_limit_error(**headers)) == expected
-
 
 # -- the connection setting ----------------------------------------------------------------------
 
@@ -67,7 +46,7 @@ def test_leases_of_one_connection_in_one_loop_share_one_client(kimi):
     async def lease_twice() -> tuple[SharedAsyncClient, SharedAsyncClient]:
         async with shared_client("kimi_default") as first, shared_client("kimi_default") as second:
             assert first.users == 2
-        await asyncio.gather(*async_clients._loop_clients().closing)
+        await asyncio.gather(*async_clients.loop_clients().closing)
         return first, second
 
     first, second = asyncio.run(lease_twice())
@@ -109,7 +88,7 @@ def test_many_triggers_on_one_connection_build_one_client(kimi, tmp_path, monkey
 
     async def run_and_settle() -> list[list[dict[str, Any]]]:
         results = await run_all()
-        await asyncio.gather(*async_clients._loop_clients().closing)
+        await asyncio.gather(*async_clients.loop_clients().closing)
         return results
 
     results = asyncio.run(run_and_settle())
@@ -131,7 +110,7 @@ def test_the_client_stays_open_while_another_wait_uses_it(make_kimi, tmp_path):
         release_client(shared)
         await asyncio.to_thread(emulator.rush, slow)
         slow_events = await slow_task
-        await asyncio.gather(*async_clients._loop_clients().closing)
+        await asyncio.gather(*async_clients.loop_clients().closing)
         return [e["status"] for e in quick_events + slow_events], open_after_quick, shared.client.is_closed()
 
     statuses, open_after_quick, closed_at_end = asyncio.run(scenario())
@@ -144,59 +123,26 @@ async def all_payloads(trigger: KimiBatchTrigger) -> list[dict[str, Any]]:
     return [event.payload async for event in trigger.run()]
 
 
-def test_a_429_seen_by_one_caller_holds_back_the_others(kimi):
-    settings = KimiClientSettings(api_key="sk-x", base_url=kimi.base_url, max_retries=1, max_requests_per_minute=0)
-    sent: list[tuple[str, float]] = []
+@pytest.mark.kimi_emulator(faults={"429": 1.0}, retry_after_seconds=0.05)
+def test_calls_retry_a_429_and_give_up_after_max_retries(kimi_emulator):
+    settings = KimiClientSettings(
+        api_key=kimi_emulator.api_key, base_url=kimi_emulator.base_url, max_retries=2, max_requests_per_minute=0
+    )
 
     async def scenario() -> float:
         shared = SharedAsyncClient("kimi_default", settings, RequestBudget(0))
         loop = asyncio.get_running_loop()
-        first_429 = asyncio.Event()
-
-        async def limited(_client: openai.AsyncOpenAI) -> str:
-            sent.append(("limited", loop.time()))
-            if len(sent) == 1:
-                first_429.set()
-                raise rate_limit_error(**{"retry-after-ms": "300"})
-            return "ok"
-
-        async def other(_client: openai.AsyncOpenAI) -> str:
-            sent.append(("other", loop.time()))
-            return "ok"
-
-        async def other_after_429() -> str:
-            await first_429.wait()
-            return await shared.call(other)
-
-        results = await asyncio.gather(shared.call(limited), other_after_429())
-        assert results == ["ok", "ok"]
-        await shared.aclose()
-        return sent[0][1]
-
-    first_sent = asyncio.run(scenario())
-    later = [at for _, at in sent[1:]]
-    assert len(later) == 2
-    assert min(later) >= first_sent + 0.3 - 0.005
-
-
-def test_calls_retry_a_429_and_give_up_after_max_retries(kimi):
-    settings = KimiClientSettings(api_key="sk-x", base_url=kimi.base_url, max_retries=2, max_requests_per_minute=0)
-    attempts = []
-
-    async def always_limited(_client: openai.AsyncOpenAI) -> str:
-        attempts.append(1)
-        raise rate_limit_error(**{"retry-after-ms": "1"})
-
-    async def scenario() -> None:
-        shared = SharedAsyncClient("kimi_default", settings, RequestBudget(0))
+        started = loop.time()
         try:
             with pytest.raises(openai.RateLimitError):
-                await shared.call(always_limited)
+                await shared.call(lambda client: client.files.list())
         finally:
             await shared.aclose()
+        return loop.time() - started
 
-    asyncio.run(scenario())
-    assert len(attempts) == 3
+    took = asyncio.run(scenario())
+    assert kimi_emulator.stats()["faults"]["429"] == 3  # the first try and two retries
+    assert took >= 2 * 0.05  # each retry waited out the server's retry-after
 
 
 def test_the_budget_bounds_the_polls_of_all_waits_together(make_kimi, tmp_path, monkeypatch):
@@ -261,6 +207,6 @@ def test_no_client_is_left_registered_after_the_last_wait(kimi, tmp_path):
 
     async def scenario() -> dict[str, SharedAsyncClient]:
         await all_payloads(KimiBatchTrigger(batch_id, poll_interval=0.05, timeout=30))
-        return dict(async_clients._loop_clients().clients)
+        return dict(async_clients.loop_clients().clients)
 
     assert asyncio.run(scenario()) == {}

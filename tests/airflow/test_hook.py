@@ -10,13 +10,11 @@ import openai
 import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-from airflow_provider_kimi.batch.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL
+from airflow_provider_kimi.client.endpoints import CHINA_BASE_URL, INTERNATIONAL_BASE_URL
+from airflow_provider_kimi.client.settings import resolve_client_settings
+from airflow_provider_kimi.client.translate import explained_errors
 from airflow_provider_kimi.exceptions import KimiConnectionError, KimiNotFoundError, KimiWaitTimeout
-from airflow_provider_kimi.hooks.errors import explained_errors
-from airflow_provider_kimi.hooks.kimi import (
-    KimiBatchHook,
-    resolve_client_settings,
-)
+from airflow_provider_kimi.hooks.kimi import KimiBatchHook
 
 
 def request_line(custom_id: str, text: str = "hello") -> str:

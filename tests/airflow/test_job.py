@@ -12,9 +12,9 @@ import openai
 import pytest
 from dag_runs import run_dag
 
-from airflow_provider_kimi.batch.results import read_results_table
+from airflow_provider_kimi.batch.jobs.planning import as_input_report
+from airflow_provider_kimi.batch.results import iter_result_files, read_results_table
 from airflow_provider_kimi.batch.validator import Problem, ValidationReport
-from airflow_provider_kimi.operators.job import as_input_report
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -96,6 +96,11 @@ def test_a_job_splits_resubmits_merges_in_input_order_and_cleans_up(make_kimi, s
     assert manifest["prompt_tokens"] > 0
     assert manifest["estimated_cost_usd"] is not None
     assert manifest["estimated_cost_usd"] > 0
+    # The bill: every result line of every round, not only the rows that made the table.
+    every_line = list(iter_result_files(sorted(folder.glob("round-*/results/*.jsonl"))))
+    assert manifest["prompt_tokens"] == sum(line.prompt_tokens for line in every_line)
+    assert manifest["completion_tokens"] == sum(line.completion_tokens for line in every_line)
+    assert manifest["prompt_tokens"] >= sum(row["usage"]["prompt_tokens"] for row in rows)
     # Cleanup: none of the job's files is left on the server; the user's own file is.
     left = [file.id for file in client.files.list().data]
     assert left == [unrelated.id]

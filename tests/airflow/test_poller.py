@@ -18,10 +18,10 @@ import openai
 import pytest
 from test_trigger import all_events
 
+from airflow_provider_kimi.client.poller import BatchPoller, PollerCounts, poller_for
 from airflow_provider_kimi.emulator import EmulatorSettings, KimiEmulator
 from airflow_provider_kimi.emulator.connection import airflow_connection_env
 from airflow_provider_kimi.hooks import async_clients
-from airflow_provider_kimi.hooks.poller import BatchPoller, PollerCounts, poller_for
 from airflow_provider_kimi.triggers.kimi import KimiBatchTrigger
 
 Tamper = Callable[[dict[str, Any], int], dict[str, Any] | None]
@@ -128,7 +128,7 @@ def wait_all(
         tasks = {b: asyncio.create_task(events(t)) for b, t in triggers.items()}
         await asyncio.sleep(0.05)
         shared = await async_clients.acquire_client("kimi_default")
-        poller = shared.poller
+        poller = poller_for(shared)
         async_clients.release_client(shared)
         await asyncio.sleep(finish_after)
         for batch_id in batch_ids:

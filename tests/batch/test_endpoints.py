@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_kimi.batch.endpoints import api_root_hint, complete_base_url
+from airflow_provider_kimi.client.endpoints import api_root_hint, complete_base_url
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-from airflow_provider_kimi.batch.jobs.costs import TokensByModel, account_currency, batch_prices, estimate
 from airflow_provider_kimi.batch.jobs.lines import line_custom_id
 from airflow_provider_kimi.batch.jobs.merge import BatchFiles, JobPart, merge_job
 from airflow_provider_kimi.batch.jobs.outcomes import resubmission_reason
 from airflow_provider_kimi.batch.jobs.rounds import RanPart, plan_resubmission
 from airflow_provider_kimi.batch.jobs.table import JsonlTableWriter, answered_row, result_row
+from airflow_provider_kimi.batch.pricing import TokensByModel, account_currency, batch_prices, estimate
 from airflow_provider_kimi.batch.results import parse_result_line, read_results_table
 
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_kimi.batch.polling import (
-    MAX_CONCURRENT_REQUESTS,
-    RequestBudget,
-    adaptive_poll_interval,
-    concurrent_requests_for,
-)
+from airflow_provider_kimi.batch.send.budget import MAX_CONCURRENT_REQUESTS, RequestBudget, concurrent_requests_for
+from airflow_provider_kimi.batch.wait.interval import adaptive_poll_interval
 
 # -- the interval policy ------------------------------------------------------------------------
 

@@ -99,6 +99,7 @@ def test_guide_success_line(tmp_path: Path) -> None:
         total_tokens=40,
         cached_tokens=0,
         request_id=None,
+        model="kimi-k2.5",
         source=str(output),
         line_number=1,
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_kimi.batch.polling import RequestBudget
-from airflow_provider_kimi.batch.server_limits import (
+from airflow_provider_kimi.batch.send.budget import RequestBudget
+from airflow_provider_kimi.batch.send.server_limit import (
     PROBE_HOLD_SECONDS,
     RateLimitReading,
     ServerRateLimit,

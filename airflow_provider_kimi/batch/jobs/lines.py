@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import orjson
 
+from airflow_provider_kimi.batch.errors import KimiValueError
+
 _KEY = b'"custom_id":"'
 
 
@@ -28,5 +30,5 @@ def line_custom_id(raw: bytes) -> bytes:
     value = orjson.loads(raw)
     custom_id = value.get("custom_id") if isinstance(value, dict) else None
     if not isinstance(custom_id, str) or not custom_id:
-        raise ValueError("line has no string custom_id")
+        raise KimiValueError("line has no string custom_id")
     return custom_id.encode()

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 
 from airflow_provider_kimi.batch._paths import open_read
-from airflow_provider_kimi.batch.jobs.costs import TokensByModel
 from airflow_provider_kimi.batch.jobs.lines import line_custom_id
 from airflow_provider_kimi.batch.jobs.table import TableWriter, answered_row, result_row
+from airflow_provider_kimi.batch.pricing import TokensByModel
 from airflow_provider_kimi.batch.results import open_binary, parse_result_line
 
 

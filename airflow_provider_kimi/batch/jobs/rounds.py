@@ -15,9 +15,10 @@ from typing import IO, Any
 import orjson
 
 from airflow_provider_kimi.batch._paths import open_read
-from airflow_provider_kimi.batch.jobs.costs import TokensByModel, worst_case_tokens
+from airflow_provider_kimi.batch.jobs.costs import worst_case_tokens
 from airflow_provider_kimi.batch.jobs.lines import line_custom_id
 from airflow_provider_kimi.batch.jobs.outcomes import MISSING, resubmission_reason
+from airflow_provider_kimi.batch.pricing import TokensByModel
 from airflow_provider_kimi.batch.results import iter_result_files
 
 

@@ -13,6 +13,7 @@ from typing import IO, Any, Protocol
 import orjson
 
 from airflow_provider_kimi.batch._paths import PathArg, as_path, open_write
+from airflow_provider_kimi.batch.errors import KimiMissingDependencyError, KimiValueError
 from airflow_provider_kimi.batch.results import PARQUET_JSON_COLUMNS, BatchResult, ResultStatus
 
 RESULTS_FORMATS = ("jsonl", "parquet")
@@ -158,7 +159,7 @@ class ParquetTableWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
+            raise KimiMissingDependencyError(
                 'results_format="parquet" needs pyarrow: pip install "airflow-provider-kimi[parquet]"'
             ) from err
         usage = pa.struct([(name, pa.int64()) for name in ("prompt_tokens", "completion_tokens", "cached_tokens")])
@@ -207,4 +208,20 @@ def table_writer(path: PathArg, results_format: str) -> TableWriter:
         return JsonlTableWriter(path)
     if results_format == "parquet":
         return ParquetTableWriter(path)
-    raise ValueError(f"results_format must be one of {RESULTS_FORMATS}, not {results_format!r}")
+    raise KimiValueError(f"results_format must be one of {RESULTS_FORMATS}, not {results_format!r}")
+
+
+def count_rows(path: Any, results_format: str) -> int:
+    """The rows a written table holds, read back from storage."""
+    if results_format == "parquet":
+        import pyarrow.parquet as pq
+
+        with path.open("rb") as handle:
+            return int(pq.ParquetFile(handle).metadata.num_rows)
+    rows = 0
+    last = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            rows += chunk.count(b"\n")
+            last = chunk[-1:]
+    return rows + (last != b"\n")

@@ -20,7 +20,7 @@ The rules:
   so a batch that ends just before it is still seen; after it the wait times out.
 - **Interval**: polls start ``poll_interval`` apart (the time a poll took is not added); with
   ``adaptive`` the interval grows with the batch's age
-  (:func:`~airflow_provider_kimi.batch.polling.adaptive_poll_interval`). With ``spread_first``
+  (:func:`~airflow_provider_kimi.batch.wait.interval.adaptive_poll_interval`). With ``spread_first``
   the interval after the first check is drawn between half and one interval, so waits deferred
   together spread over time instead of polling in one burst every interval.
 - **Progress line**: status, completed/total, failed and elapsed time, once per successful check.
@@ -31,9 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from airflow_provider_kimi.batch.polling import adaptive_poll_interval
+from airflow_provider_kimi.batch.errors import KimiValueError
 from airflow_provider_kimi.batch.snapshot import BatchSnapshot, describe_progress
 from airflow_provider_kimi.batch.status import UnknownBatchStatusError, known_status
+from airflow_provider_kimi.batch.wait.interval import adaptive_poll_interval
 
 DEFAULT_MAX_CONSECUTIVE_ERRORS = 5
 # HTTP answers worth another try: the service or the network hiccupped. Any other 4xx will not
@@ -123,9 +124,9 @@ class WaitCore:
         draw: float = 1.0,
     ) -> None:
         if poll_interval < 0:
-            raise ValueError("poll_interval must be >= 0")
+            raise KimiValueError("poll_interval must be >= 0")
         if max_consecutive_errors < 0:
-            raise ValueError("max_consecutive_errors must be >= 0")
+            raise KimiValueError("max_consecutive_errors must be >= 0")
         self.batch_id = batch_id
         self.poll_interval = float(poll_interval)
         self.deadline = deadline
@@ -187,6 +188,14 @@ class WaitCore:
             warning=True,
         )
 
+    def expired(self, now: float) -> bool:
+        """Whether the deadline has passed at ``now`` (wall clock): the one place a wait's end is judged."""
+        return self.deadline is not None and now >= self.deadline
+
+    def time_left(self, now: float) -> float | None:
+        """Seconds until the deadline (never negative); ``None`` when the wait has none."""
+        return None if self.deadline is None else max(0.0, self.deadline - now)
+
     def timed_out(self) -> Step:
         """The deadline passed before the batch ended."""
         return Step("timeout", f"Batch {self.batch_id} did not end before the wait's deadline; it keeps running.")
@@ -198,7 +207,7 @@ class WaitCore:
         return adaptive_poll_interval(self.poll_interval, now - self.created_at)
 
     def _again(self, now: float, message: str, snapshot: BatchSnapshot | None, *, warning: bool = False) -> Step:
-        if self.deadline is not None and now >= self.deadline:
+        if self.expired(now):
             return Step("timeout", self.timed_out().message, snapshot=snapshot)
         started = self.started_at if self.started_at is not None else now
         interval = self.interval(now)
